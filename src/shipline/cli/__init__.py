@@ -1,0 +1,1 @@
+"""cli: the `shipline` command (Typer + Rich)."""

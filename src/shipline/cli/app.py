@@ -1,0 +1,223 @@
+"""The `shipline` command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from shipline import __version__
+from shipline.cli.diagnostics import print_diagnostics
+from shipline.cli.display import ConsoleDisplay, summary_table
+from shipline.cli.options import one_event, parse_pull_request, parse_variables
+from shipline.cli.plan_render import plan_json, plan_tree
+from shipline.config import DEFAULT_FILENAME, load_file
+from shipline.engine import PipelineEngine, PipelineStatus
+from shipline.errors import ShiplineError
+from shipline.local import LocalRequest, prepare
+from shipline.plan import NoPipeline
+from shipline.run.shell import ShellExecutor
+
+app = typer.Typer(
+    name="shipline",
+    help="Self-hosted continuous delivery that runs bitbucket-pipelines.yml unchanged.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_PASSED, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 130
+
+BranchOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--branch", "-b", help="Run as a push to this branch (default: the current branch)."
+    ),
+]
+TagOpt = Annotated[str | None, typer.Option("--tag", "-t", help="Run as a push of this tag.")]
+CustomOpt = Annotated[
+    str | None, typer.Option("--custom", "-c", help="Run the custom pipeline with this name.")
+]
+PrOpt = Annotated[
+    str | None,
+    typer.Option("--pull-request", help="Run as a pull request SOURCE:DESTINATION[:ID]."),
+]
+VarOpt = Annotated[
+    list[str] | None, typer.Option("--var", "-v", help="Variable NAME=VALUE (repeatable).")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"shipline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Shipline: run your pipeline locally, or serve it to your team."""
+
+
+@app.command()
+def lint(
+    path: Annotated[Path, typer.Argument(help="Pipeline file or repository directory.")] = Path(
+        "."
+    ),
+) -> None:
+    """Check a bitbucket-pipelines.yml; exit 0 when valid (warnings allowed), 2 when invalid."""
+    file_path = path / DEFAULT_FILENAME if path.is_dir() else path
+    result = load_file(file_path, str(file_path) if path != Path(".") else DEFAULT_FILENAME)
+    print_diagnostics(result.diagnostics)
+    if not result.ok:
+        count = len(result.errors)
+        print(f"{count} error{'s' * (count != 1)}", file=sys.stderr)
+        raise typer.Exit(EXIT_INVALID)
+    print(f"{file_path}: valid", file=sys.stderr)
+
+
+@app.command()
+def plan(
+    branch: BranchOpt = None,
+    tag: TagOpt = None,
+    custom: CustomOpt = None,
+    pull_request: PrOpt = None,
+    var: VarOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    repo: Annotated[Path, typer.Option("--repo", help="Repository directory.")] = Path("."),
+) -> None:
+    """Show which pipeline an event runs, why, and its steps."""
+    one_event(branch, tag, custom, pull_request)
+    request = LocalRequest(
+        repo=repo,
+        branch=branch,
+        tag=tag,
+        custom=custom,
+        pull_request=parse_pull_request(pull_request),
+        variables=parse_variables(var),
+    )
+    console = Console()
+    try:
+        local = prepare(request, dry_run=True)
+    except ShiplineError as exc:
+        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_INVALID) from exc
+    print_diagnostics(local.parsed.diagnostics)
+    if not local.parsed.ok or local.plan is None:
+        raise typer.Exit(EXIT_INVALID)
+    if as_json:
+        print(json.dumps(plan_json(local.plan), indent=2))
+        return
+    if isinstance(local.plan, NoPipeline):
+        console.print(f"no pipeline runs: {local.plan.reason}", highlight=False)
+        return
+    console.print(
+        f"[bold]{local.plan.event.describe()}[/] → pipeline [bold]{local.plan.pipeline}[/]"
+    )
+    console.print(f"why: {local.plan.reason}", highlight=False)
+    console.print(plan_tree(local.plan))
+
+
+@app.command()
+def run(
+    branch: BranchOpt = None,
+    tag: TagOpt = None,
+    custom: CustomOpt = None,
+    pull_request: PrOpt = None,
+    var: VarOpt = None,
+    executor: Annotated[
+        str, typer.Option("--executor", "-e", help="shell (docker comes next).")
+    ] = "shell",
+    manual: Annotated[
+        bool, typer.Option("--manual", help="Also run manual steps instead of pausing.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not stream step logs.")] = False,
+    keep: Annotated[bool, typer.Option("--keep-workspaces", help="Keep step workspaces.")] = False,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", help="Where runs, logs and caches go (default: REPO/.shipline)."
+        ),
+    ] = None,
+    repo: Annotated[Path, typer.Option("--repo", help="Repository directory.")] = Path("."),
+) -> None:
+    """Run the pipeline for this repository locally. Exit 0 passed, 1 failed, 2 invalid file."""
+    one_event(branch, tag, custom, pull_request)
+    err = Console(stderr=True, highlight=False)
+    if executor != "shell":
+        err.print(f"[red]error:[/] executor '{executor}' is not available; use --executor shell")
+        raise typer.Exit(EXIT_INVALID)
+    request = LocalRequest(
+        repo=repo,
+        branch=branch,
+        tag=tag,
+        custom=custom,
+        pull_request=parse_pull_request(pull_request),
+        variables=parse_variables(var),
+        data_dir=data_dir,
+        run_manual=manual,
+        keep_workspaces=keep,
+    )
+    try:
+        local = prepare(request)
+    except ShiplineError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(EXIT_INVALID) from exc
+    print_diagnostics(local.parsed.diagnostics)
+    if not local.parsed.ok or local.plan is None:
+        raise typer.Exit(EXIT_INVALID)
+    if isinstance(local.plan, NoPipeline):
+        err.print(f"nothing to run: {local.plan.reason}")
+        raise typer.Exit(EXIT_PASSED)
+    assert local.context is not None
+    the_plan = local.plan
+    shell = ShellExecutor()
+    for note in [*local.notes, *shell.preflight(the_plan)]:
+        err.print(f"[yellow]note:[/] {note}")
+    console = Console(highlight=False)
+    console.print(
+        f"[bold]Pipeline #{local.context.identity.build_number}[/] {the_plan.pipeline} "
+        f"for {the_plan.event.describe()} at {local.context.identity.commit[:12]}"
+    )
+    console.print(f"[dim]why: {the_plan.reason}[/]")
+    display = ConsoleDisplay(console, the_plan, show_logs=not quiet)
+    engine = PipelineEngine(the_plan, local.context, shell, display)
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        err.print("\n[yellow]stopping: cancelling running steps…[/]")
+        engine.cancel()
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        with display:
+            result = engine.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    console.print(summary_table(the_plan, result))
+    console.print(f"[dim]logs: {local.context.log_dir}[/]")
+    if result.status is PipelineStatus.PAUSED and result.paused_before:
+        step = the_plan.step(result.paused_before)
+        console.print(
+            f"[yellow]⏸ paused before manual step '{step.name}'.[/] "
+            "Run again with [bold]--manual[/] to run manual steps too."
+        )
+    codes = {
+        PipelineStatus.PASSED: EXIT_PASSED,
+        PipelineStatus.PAUSED: EXIT_PASSED,
+        PipelineStatus.FAILED: EXIT_FAILED,
+        PipelineStatus.CANCELLED: EXIT_CANCELLED,
+    }
+    raise typer.Exit(codes[result.status])
+
+
+def main() -> None:
+    app()

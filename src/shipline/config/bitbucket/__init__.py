@@ -1,0 +1,1 @@
+"""The bitbucket-pipelines.yml format: typed model and parser."""

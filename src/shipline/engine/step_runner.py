@@ -1,0 +1,167 @@
+"""Run one step end to end: workspace, artifacts and caches in, executor lifecycle, results out."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+from shipline.engine.context import RunContext
+from shipline.engine.listener import RunListener
+from shipline.engine.results import StepResult, StepStatus
+from shipline.errors import ShiplineError
+from shipline.plan import Plan, StepSpec
+from shipline.run import artifacts as artifact_files
+from shipline.run.caches import CacheLocation, CacheStore, cache_key, resolve_target
+from shipline.run.environment import braced_uuid, step_environment
+from shipline.run.executor import Executor, RunningStep, StepJob, StepOutcome
+from shipline.run.workspace import StepDirs, WorkspaceFactory
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "step"
+
+
+class StepRunner:
+    """Runs steps of one pipeline run; safe to use from several threads at once."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        context: RunContext,
+        executor: Executor,
+        listener: RunListener,
+        workspaces: WorkspaceFactory,
+    ) -> None:
+        self.plan = plan
+        self.context = context
+        self.executor = executor
+        self.listener = listener
+        self.workspaces = workspaces
+        self.caches = CacheStore(context.cache_dir)
+        self._running: dict[str, RunningStep] = {}
+        self._cancelled: set[str] = set()
+        self._lock = threading.Lock()
+
+    def cancel(self, step_id: str) -> None:
+        with self._lock:
+            self._cancelled.add(step_id)
+            running = self._running.get(step_id)
+        if running is not None:
+            running.cancel()
+
+    def log_path(self, step: StepSpec) -> Path:
+        return self.context.log_dir / f"{step.number:02d}-{_slug(step.name)}.log"
+
+    def run(self, step: StepSpec, artifact_stores: list[Path]) -> StepResult:
+        result = StepResult(
+            StepStatus.RUNNING, started_at=time.time(), log_path=self.log_path(step)
+        )
+        self.context.log_dir.mkdir(parents=True, exist_ok=True)
+        self.listener.step_started(step)
+        assert result.log_path is not None
+        with open(result.log_path, "wb") as log:
+            outcome = self._run_logged(step, artifact_stores, log, result)
+        result.finished_at = time.time()
+        result.exit_code = outcome.exit_code
+        result.after_script_exit_code = outcome.after_script_exit_code
+        result.status, result.reason = self._verdict(step, outcome)
+        self.listener.step_finished(step, result)
+        return result
+
+    def _verdict(self, step: StepSpec, outcome: StepOutcome) -> tuple[StepStatus, str]:
+        if outcome.error:
+            return StepStatus.FAILED, outcome.error
+        if outcome.cancelled:
+            return StepStatus.CANCELLED, "stopped"
+        if outcome.timed_out:
+            minutes = step.max_time_minutes
+            return StepStatus.FAILED, (
+                f"timed out: exceeded max-time of {minutes} minute{'s' * (minutes != 1)}"
+            )
+        if outcome.exit_code != 0:
+            return StepStatus.FAILED, f"script exited with code {outcome.exit_code}"
+        return StepStatus.PASSED, ""
+
+    def _run_logged(
+        self, step: StepSpec, artifact_stores: list[Path], log: IO[bytes], result: StepResult
+    ) -> StepOutcome:
+        log_lock = threading.Lock()
+
+        def output(data: bytes) -> None:
+            with log_lock:
+                log.write(data)
+            self.listener.step_output(step, data)
+
+        def message(text: str) -> None:
+            output(f"[shipline] {text}\n".encode())
+
+        dirs: StepDirs | None = None
+        job: StepJob | None = None
+        try:
+            dirs = self.workspaces.create(step.id, step.clone)
+            if step.artifacts.download and artifact_stores:
+                count = artifact_files.restore(artifact_stores, dirs.clone)
+                if count:
+                    message(f"artifacts: restored {count} file(s) from earlier steps")
+            locations = self._cache_locations(step, dirs, message)
+            for location in locations:
+                restored = self.caches.restore(location)
+                message(f"cache {location.spec.name}: {'restored' if restored else 'empty'}")
+            env = dict(self.context.variables)
+            env.update(self.plan.variables)
+            env.update(step_environment(self.plan, step, self.context.identity, braced_uuid()))
+            job = StepJob(step, dirs, env, step.max_time_minutes * 60.0)
+            with self._lock:
+                if step.id in self._cancelled:
+                    return StepOutcome(exit_code=130, cancelled=True)
+            self.executor.prepare(job)
+            running = self.executor.start(job, output)
+            with self._lock:
+                self._running[step.id] = running
+                cancelled_early = step.id in self._cancelled
+            if cancelled_early:
+                running.cancel()
+            outcome = running.wait()
+            if outcome.timed_out:
+                message(
+                    f"step exceeded its max-time of {step.max_time_minutes} minute(s); "
+                    "every process it started was killed"
+                )
+            if step.artifacts.paths:
+                store = self.context.artifact_dir / step.id
+                result.artifacts = artifact_files.collect(dirs.clone, step.artifacts.paths, store)
+                message(f"artifacts: kept {len(result.artifacts)} file(s)")
+            if outcome.passed:
+                for location in locations:
+                    message(f"cache {location.spec.name}: {self.caches.save(location)}")
+            elif locations:
+                message("caches not saved: the step did not succeed")
+            return outcome
+        except ShiplineError as exc:
+            message(f"error: {exc}")
+            return StepOutcome(exit_code=1, error=str(exc))
+        finally:
+            with self._lock:
+                self._running.pop(step.id, None)
+            if job is not None:
+                self.executor.destroy(job)
+            if dirs is not None and not self.context.keep_workspaces:
+                self.workspaces.destroy(dirs)
+
+    def _cache_locations(
+        self, step: StepSpec, dirs: StepDirs, message: object
+    ) -> list[CacheLocation]:
+        locations = []
+        for spec in step.caches:
+            if spec.name == "docker":
+                continue  # the Docker executor's layer cache
+            target = resolve_target(spec, dirs.clone, dirs.home)
+            if target is None:
+                assert callable(message)
+                message(f"cache {spec.name}: absolute path {spec.path} is skipped on this executor")
+                continue
+            locations.append(CacheLocation(spec, cache_key(spec, dirs.clone), target))
+        return locations

@@ -1,0 +1,105 @@
+"""Fresh step workspaces: one shallow clone per run and clone setting, copied per step.
+
+A real `git clone` costs ~15 ms; copying a prepared clone ~3 ms, which keeps per-step
+overhead low while every step still gets its own writable tree with a working `.git`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipline.errors import GitError, WorkspaceError
+from shipline.plan import CloneSpec
+from shipline.run.git import git
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """Which commit of which repository the steps see."""
+
+    repo: Path
+    commit: str
+    branch: str | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class StepDirs:
+    root: Path
+    clone: Path
+    home: Path
+    tmp: Path
+    meta: Path  # Shipline's own files for this step (scripts, exit codes)
+
+    @classmethod
+    def under(cls, root: Path) -> StepDirs:
+        return cls(root, root / "build", root / "home", root / "tmp", root / "meta")
+
+
+class WorkspaceFactory:
+    """Creates and removes step workspaces for one pipeline run."""
+
+    def __init__(self, source: SourceRef, run_dir: Path) -> None:
+        self.source = source
+        self.run_dir = run_dir
+        self._templates: dict[tuple[int | None, bool], Path] = {}
+        self._lock = threading.Lock()
+
+    def create(self, step_id: str, clone: CloneSpec) -> StepDirs:
+        dirs = StepDirs.under(self.run_dir / "steps" / step_id)
+        if dirs.root.exists():
+            shutil.rmtree(dirs.root)
+        try:
+            for path in (dirs.home, dirs.tmp, dirs.meta):
+                path.mkdir(parents=True)
+            if clone.enabled:
+                shutil.copytree(self._template(clone), dirs.clone, symlinks=True)
+            else:
+                dirs.clone.mkdir()
+        except OSError as exc:
+            raise WorkspaceError(f"cannot prepare workspace {dirs.root}: {exc}") from exc
+        return dirs
+
+    def destroy(self, dirs: StepDirs) -> None:
+        shutil.rmtree(dirs.root, ignore_errors=True)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.run_dir / "templates", ignore_errors=True)
+        shutil.rmtree(self.run_dir / "steps", ignore_errors=True)
+
+    def _template(self, clone: CloneSpec) -> Path:
+        key = (clone.depth, clone.lfs)
+        with self._lock:
+            if key not in self._templates:
+                name = f"depth-{clone.depth or 'full'}{'-lfs' if clone.lfs else ''}"
+                path = self.run_dir / "templates" / name
+                self._clone(path, clone)
+                self._templates[key] = path
+            return self._templates[key]
+
+    def _clone(self, path: Path, clone: CloneSpec) -> None:
+        src = self.source
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        url = src.repo.resolve().as_uri()
+        try:
+            git(["init", "-q"], path)
+            depth = ["--depth", str(clone.depth)] if clone.depth else []
+            git(["fetch", "-q", "--no-tags", *depth, url, src.commit], path)
+            if src.branch:
+                git(["checkout", "-q", "-B", src.branch, "FETCH_HEAD"], path)
+            else:
+                git(["checkout", "-q", "--detach", "FETCH_HEAD"], path)
+            if src.tag:
+                git(["tag", src.tag, "FETCH_HEAD"], path)
+            git(["remote", "add", "origin", url], path)
+            if clone.lfs:
+                lfs = git(["lfs", "version"], path, check=False)
+                if lfs.strip():
+                    git(["lfs", "pull", "origin"], path, check=False)
+        except GitError as exc:
+            raise WorkspaceError(f"cannot clone commit {src.commit[:12]}: {exc}") from exc
