@@ -1,0 +1,325 @@
+"""DockerExecutor: the step's script runs as the main process of a container of its image.
+
+Services start first; the first service container owns the network namespace and the other
+services and the step container join it, so every service is reached on `localhost` as on
+Bitbucket, without an extra container. The step's workspace, Shipline's scripts and the
+step's caches are bind-mounted from the host directories the engine prepared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tarfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from shipline.errors import ExecutorError
+from shipline.plan import ImageSpec, Plan, ServiceSpec, StepSpec
+from shipline.run.docker import labels
+from shipline.run.docker.client import connect, translated
+from shipline.run.docker.images import ensure_image
+from shipline.run.executor import OutputSink, StepJob, StepOutcome
+from shipline.run.script import render_script, render_wrapper
+
+CLONE_DIR = "/opt/atlassian/pipelines/agent/build"
+META_DIR = "/opt/atlassian/pipelines/agent/shipline"
+DEFAULT_IMAGE = "atlassian/default-image:4"
+MIN_BUILD_MEMORY_MB = 1024
+KILL_TIMEOUT_SECONDS = 5
+
+
+def docker_available() -> bool:
+    """True when a Docker engine answers on DOCKER_HOST or the default socket."""
+    try:
+        connect(timeout=5).close()
+    except ExecutorError:
+        return False
+    return True
+
+
+def build_memory_mb(step: StepSpec) -> int:
+    """Memory left for the build container once its services have theirs."""
+    return step.memory_mb - sum(s.memory_mb for s in step.services)
+
+
+def _read_code(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass
+class _StepContainers:
+    step: Container | None = None
+    services: list[Container] = field(default_factory=list)
+
+
+class DockerStep:
+    """A started step container; `wait` streams its output and enforces max-time."""
+
+    def __init__(self, job: StepJob, container: Container, output: OutputSink) -> None:
+        self.job = job
+        self.container = container
+        self.output = output
+        self._timed_out = threading.Event()
+        self._cancelled = threading.Event()
+
+    @property
+    def ident(self) -> str:
+        return f"container:{str(self.container.id)[:12]}"
+
+    def _kill(self) -> None:
+        with contextlib.suppress(docker.errors.APIError, docker.errors.NotFound):
+            self.container.kill()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        self._kill()
+
+    def _on_deadline(self) -> None:
+        self._timed_out.set()
+        self._kill()
+
+    def wait(self) -> StepOutcome:
+        timer = threading.Timer(self.job.max_seconds, self._on_deadline)
+        timer.daemon = True
+        timer.start()
+        try:
+            with translated("reading the step's output"):
+                for chunk in self.container.logs(stream=True, follow=True):
+                    self.output(chunk)
+                status = self.container.wait(timeout=None)
+        finally:
+            timer.cancel()
+        meta = self.job.dirs.meta
+        exit_code = _read_code(meta / "exit-code")
+        if exit_code is None:
+            exit_code = int(status.get("StatusCode", 137))
+        after = _read_code(meta / "after-exit-code") if self.job.step.after_script else None
+        oom = False
+        with contextlib.suppress(docker.errors.APIError, docker.errors.NotFound):
+            self.container.reload()
+            oom = bool(self.container.attrs.get("State", {}).get("OOMKilled"))
+        return StepOutcome(
+            exit_code=exit_code,
+            after_script_exit_code=after,
+            timed_out=self._timed_out.is_set(),
+            cancelled=self._cancelled.is_set() and not self._timed_out.is_set(),
+            error="the step ran out of memory (OOM killed)" if oom else None,
+        )
+
+
+class DockerExecutor:
+    """Runs steps in containers on a Docker engine through the Docker SDK."""
+
+    name = "docker"
+
+    def __init__(self, client: docker.DockerClient | None = None, *, sweep: bool = True) -> None:
+        self.client = client or connect()
+        self.swept: list[str] = labels.sweep_leftovers(self.client) if sweep else []
+        self._containers: dict[str, _StepContainers] = {}
+        self._lock = threading.Lock()
+
+    # ---- notes before running -------------------------------------------------------
+
+    def preflight(self, plan: Plan) -> list[str]:
+        notes: list[str] = []
+        for step in plan.steps():
+            left = build_memory_mb(step)
+            if left < MIN_BUILD_MEMORY_MB:
+                notes.append(
+                    f"step '{step.name}': services need {step.memory_mb - left} MB of the "
+                    f"{step.memory_mb} MB a size {step.size} step has, leaving {left} MB "
+                    f"(at least {MIN_BUILD_MEMORY_MB} MB are needed); it will fail — use "
+                    "a larger 'size' or smaller service 'memory'"
+                )
+            if step.image is None:
+                notes.append(
+                    f"step '{step.name}' names no image; Bitbucket's default {DEFAULT_IMAGE} "
+                    "is used"
+                )
+        return notes
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    def prepare(self, job: StepJob) -> None:
+        step = job.step
+        left = build_memory_mb(step)
+        if left < MIN_BUILD_MEMORY_MB:
+            raise ExecutorError(
+                f"services need {step.memory_mb - left} MB but a size {step.size} step has "
+                f"{step.memory_mb} MB and the build container needs {MIN_BUILD_MEMORY_MB} MB"
+            )
+        image = step.image or ImageSpec(DEFAULT_IMAGE)
+        ensure_image(self.client, image, dict(job.env))
+        for service in step.services:
+            if service.type == "docker":
+                raise ExecutorError("the docker service is not supported by this executor yet")
+            if service.image is None:
+                raise ExecutorError(f"service '{service.name}' has no image")
+            ensure_image(self.client, service.image, dict(job.env))
+        self._write_scripts(job)
+        containers = _StepContainers()
+        with self._lock:
+            self._containers[step.id] = containers
+        network_mode: str | None = None
+        for service in step.services:
+            container = self._start_service(step, service, network_mode)
+            containers.services.append(container)
+            network_mode = network_mode or f"container:{container.id}"
+        containers.step = self._create_step_container(job, image, network_mode, left)
+
+    def start(self, job: StepJob, output: OutputSink) -> DockerStep:
+        with self._lock:
+            container = self._containers[job.step.id].step
+        if container is None:
+            raise ExecutorError("the step container was not created")
+        with translated(f"starting the container of step '{job.step.name}'"):
+            container.start()
+        return DockerStep(job, container, output)
+
+    def destroy(self, job: StepJob) -> None:
+        with self._lock:
+            containers = self._containers.pop(job.step.id, None)
+        if containers is None:
+            return
+        for container in [containers.step, *reversed(containers.services)]:
+            if container is None:
+                continue
+            with contextlib.suppress(docker.errors.APIError, docker.errors.NotFound):
+                container.remove(force=True, v=True)
+
+    def service_logs(self, job: StepJob) -> dict[str, bytes]:
+        """Each service's output so far (kept until `destroy`)."""
+        with self._lock:
+            containers = self._containers.get(job.step.id)
+        if containers is None:
+            return {}
+        logs: dict[str, bytes] = {}
+        for service, container in zip(job.step.services, containers.services, strict=False):
+            with contextlib.suppress(docker.errors.APIError, docker.errors.NotFound):
+                logs[service.name] = container.logs()
+        return logs
+
+    # ---- helpers --------------------------------------------------------------------
+
+    def _write_scripts(self, job: StepJob) -> None:
+        meta = job.dirs.meta
+        (meta / "script.sh").write_text(render_script(job.step.script, executor="docker"))
+        after = None
+        if job.step.after_script:
+            (meta / "after-script.sh").write_text(
+                render_script(job.step.after_script, executor="docker")
+            )
+            after = f"{META_DIR}/after-script.sh"
+        detect = "shipline_shell=sh\ncommand -v bash >/dev/null 2>&1 && shipline_shell=bash\n"
+        wrapper = render_wrapper(f"{META_DIR}/script.sh", after, META_DIR, "$shipline_shell")
+        (meta / "wrapper.sh").write_text(detect + wrapper)
+
+    def _name(self, step: StepSpec, role: str) -> str:
+        return f"shipline-{step.id}-{role}-{uuid.uuid4().hex[:8]}"
+
+    def _start_service(
+        self, step: StepSpec, service: ServiceSpec, network_mode: str | None
+    ) -> Container:
+        assert service.image is not None
+        options: dict[str, Any] = {
+            "name": self._name(step, f"svc-{service.name}"),
+            "environment": dict(service.variables),
+            "labels": labels.labels_for(step.id, "service"),
+            "mem_limit": f"{service.memory_mb}m",
+            "detach": True,
+        }
+        if network_mode:
+            options["network_mode"] = network_mode
+        if service.image.run_as_user is not None:
+            options["user"] = str(service.image.run_as_user)
+        with translated(f"starting service '{service.name}'"):
+            container: Container = self.client.containers.run(service.image.name, **options)
+        return container
+
+    def _create_step_container(
+        self, job: StepJob, image: ImageSpec, network_mode: str | None, memory_mb: int
+    ) -> Container:
+        step = job.step
+        user = str(image.run_as_user) if image.run_as_user is not None else "0"
+        home = self._home_of(image)
+        volumes = {
+            str(job.dirs.clone): {"bind": CLONE_DIR, "mode": "rw"},
+            str(job.dirs.meta): {"bind": META_DIR, "mode": "rw"},
+        }
+        for cache in step.caches:
+            if cache.path.startswith("~"):
+                rel = cache.path.removeprefix("~").lstrip("/")
+                host = job.dirs.home / rel
+                host.mkdir(parents=True, exist_ok=True)
+                volumes[str(host)] = {"bind": f"{home}/{rel}", "mode": "rw"}
+        if image.run_as_user is not None:
+            self._hand_over(job, image.run_as_user)
+        env = dict(job.env)
+        env["BITBUCKET_CLONE_DIR"] = CLONE_DIR
+        options: dict[str, Any] = {
+            "name": self._name(step, "step"),
+            "command": ["sh", f"{META_DIR}/wrapper.sh"],
+            "entrypoint": [],
+            "environment": env,
+            "working_dir": CLONE_DIR,
+            "labels": labels.labels_for(step.id, "step"),
+            "mem_limit": f"{memory_mb}m",
+            "user": user,
+            "volumes": volumes,
+        }
+        if network_mode:
+            options["network_mode"] = network_mode
+        with translated(f"creating the container of step '{step.name}'"):
+            return self.client.containers.create(image.name, **options)
+
+    def _home_of(self, image: ImageSpec) -> str:
+        """HOME of the user the step runs as, read from the image's /etc/passwd."""
+        uid = image.run_as_user or 0
+        if uid == 0:
+            return "/root"
+        probe = None
+        try:
+            with translated("reading the image's users"):
+                probe = self.client.containers.create(
+                    image.name,
+                    command=["true"],
+                    entrypoint=[],
+                    labels=labels.labels_for("probe", "probe"),
+                )
+                stream, _ = probe.get_archive("/etc/passwd")
+                data = b"".join(stream)
+                with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+                    member = archive.extractfile("passwd")
+                    text = member.read().decode() if member else ""
+        except ExecutorError:
+            text = ""
+        finally:
+            if probe is not None:
+                with contextlib.suppress(docker.errors.APIError):
+                    probe.remove(force=True)
+        for line in text.splitlines():
+            fields = line.split(":")
+            if len(fields) >= 6 and fields[2] == str(uid):
+                return fields[5]
+        return "/"
+
+    @staticmethod
+    def _hand_over(job: StepJob, uid: int) -> None:
+        """Give the step's files to the user it runs as, so it can change what it was given."""
+        for root in (job.dirs.clone, job.dirs.home, job.dirs.meta):
+            for dirpath, dirnames, filenames in os.walk(root):
+                for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+                    with contextlib.suppress(OSError):
+                        os.lchown(name, uid, uid)
