@@ -26,7 +26,9 @@ from shipline.errors import ExecutorError
 from shipline.plan import ImageSpec, Plan, ServiceSpec, StepSpec
 from shipline.run.docker import labels
 from shipline.run.docker.client import connect, translated
+from shipline.run.docker.docker_cli import static_docker_client
 from shipline.run.docker.images import ensure_image
+from shipline.run.docker.step_daemon import StepDaemon, sweep_step_daemons
 from shipline.run.executor import OutputSink, StepJob, StepOutcome
 from shipline.run.script import render_script, render_wrapper
 
@@ -34,7 +36,8 @@ CLONE_DIR = "/opt/atlassian/pipelines/agent/build"
 META_DIR = "/opt/atlassian/pipelines/agent/shipline"
 DEFAULT_IMAGE = "atlassian/default-image:4"
 MIN_BUILD_MEMORY_MB = 1024
-KILL_TIMEOUT_SECONDS = 5
+DOCKER_SOCKET_IN_STEP = "/var/run/docker.sock"
+DOCKER_CLI_IN_STEP = "/usr/local/bin/docker"
 
 
 def docker_available() -> bool:
@@ -62,6 +65,7 @@ def _read_code(path: Path) -> int | None:
 class _StepContainers:
     step: Container | None = None
     services: list[Container] = field(default_factory=list)
+    daemon: StepDaemon | None = None
 
 
 class DockerStep:
@@ -124,9 +128,20 @@ class DockerExecutor:
 
     name = "docker"
 
-    def __init__(self, client: docker.DockerClient | None = None, *, sweep: bool = True) -> None:
+    def __init__(
+        self,
+        client: docker.DockerClient | None = None,
+        *,
+        sweep: bool = True,
+        host_daemon_for_docker: bool = False,
+    ) -> None:
+        """`host_daemon_for_docker`: steps using the docker service get this machine's daemon
+        (trusted repositories only) instead of a daemon of their own."""
         self.client = client or connect()
-        self.swept: list[str] = labels.sweep_leftovers(self.client) if sweep else []
+        self.host_daemon_for_docker = host_daemon_for_docker
+        self.swept: list[str] = []
+        if sweep:
+            self.swept = labels.sweep_leftovers(self.client) + sweep_step_daemons()
         self._containers: dict[str, _StepContainers] = {}
         self._lock = threading.Lock()
 
@@ -143,6 +158,13 @@ class DockerExecutor:
                     f"(at least {MIN_BUILD_MEMORY_MB} MB are needed); it will fail — use "
                     "a larger 'size' or smaller service 'memory'"
                 )
+            if step.docker:
+                where = (
+                    "this machine's Docker daemon (trusted)"
+                    if self.host_daemon_for_docker
+                    else "a Docker daemon of its own"
+                )
+                notes.append(f"step '{step.name}' uses the docker service: {where}")
             if step.image is None:
                 notes.append(
                     f"step '{step.name}' names no image; Bitbucket's default {DEFAULT_IMAGE} "
@@ -162,9 +184,8 @@ class DockerExecutor:
             )
         image = step.image or ImageSpec(DEFAULT_IMAGE)
         ensure_image(self.client, image, dict(job.env))
-        for service in step.services:
-            if service.type == "docker":
-                raise ExecutorError("the docker service is not supported by this executor yet")
+        services = [s for s in step.services if s.type != "docker"]
+        for service in services:
             if service.image is None:
                 raise ExecutorError(f"service '{service.name}' has no image")
             ensure_image(self.client, service.image, dict(job.env))
@@ -173,11 +194,18 @@ class DockerExecutor:
         with self._lock:
             self._containers[step.id] = containers
         network_mode: str | None = None
-        for service in step.services:
+        for service in services:
             container = self._start_service(step, service, network_mode)
             containers.services.append(container)
             network_mode = network_mode or f"container:{container.id}"
-        containers.step = self._create_step_container(job, image, network_mode, left)
+        docker_socket = None
+        if step.docker:
+            if self.host_daemon_for_docker:
+                docker_socket = self._host_socket()
+            else:
+                containers.daemon = StepDaemon()
+                docker_socket = containers.daemon.start()
+        containers.step = self._create_step_container(job, image, network_mode, left, docker_socket)
 
     def start(self, job: StepJob, output: OutputSink) -> DockerStep:
         with self._lock:
@@ -198,6 +226,18 @@ class DockerExecutor:
                 continue
             with contextlib.suppress(docker.errors.APIError, docker.errors.NotFound):
                 container.remove(force=True, v=True)
+        if containers.daemon is not None:
+            containers.daemon.stop()
+
+    def _host_socket(self) -> Path:
+        base_url = str(self.client.api.base_url)
+        path = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        if not path.startswith("unix://"):
+            raise ExecutorError(
+                f"the host daemon is reached over {path}; only a unix socket can be given to "
+                f"steps ({base_url})"
+            )
+        return Path(path.removeprefix("unix://"))
 
     def service_logs(self, job: StepJob) -> dict[str, bytes]:
         """Each service's output so far (kept until `destroy`)."""
@@ -206,7 +246,8 @@ class DockerExecutor:
         if containers is None:
             return {}
         logs: dict[str, bytes] = {}
-        for service, container in zip(job.step.services, containers.services, strict=False):
+        services = [s for s in job.step.services if s.type != "docker"]
+        for service, container in zip(services, containers.services, strict=True):
             with contextlib.suppress(docker.errors.APIError, docker.errors.NotFound):
                 logs[service.name] = container.logs()
         return logs
@@ -249,7 +290,12 @@ class DockerExecutor:
         return container
 
     def _create_step_container(
-        self, job: StepJob, image: ImageSpec, network_mode: str | None, memory_mb: int
+        self,
+        job: StepJob,
+        image: ImageSpec,
+        network_mode: str | None,
+        memory_mb: int,
+        docker_socket: Path | None,
     ) -> Container:
         step = job.step
         user = str(image.run_as_user) if image.run_as_user is not None else "0"
@@ -268,6 +314,12 @@ class DockerExecutor:
             self._hand_over(job, image.run_as_user)
         env = dict(job.env)
         env["BITBUCKET_CLONE_DIR"] = CLONE_DIR
+        if docker_socket is not None:
+            volumes[str(docker_socket)] = {"bind": DOCKER_SOCKET_IN_STEP, "mode": "rw"}
+            env["DOCKER_HOST"] = f"unix://{DOCKER_SOCKET_IN_STEP}"
+            client_binary = static_docker_client()
+            if client_binary is not None:
+                volumes[str(client_binary)] = {"bind": DOCKER_CLI_IN_STEP, "mode": "ro"}
         options: dict[str, Any] = {
             "name": self._name(step, "step"),
             "command": ["sh", f"{META_DIR}/wrapper.sh"],

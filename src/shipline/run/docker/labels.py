@@ -23,7 +23,8 @@ def labels_for(step_id: str, role: str) -> dict[str, str]:
     return {MANAGED: "true", OWNER: owner_id(), STEP: step_id, ROLE: role}
 
 
-def _owner_alive(owner: str) -> bool:
+def owner_alive(owner: str) -> bool:
+    """False when `owner` names a process on this host that no longer exists."""
     host, _, pid_text = owner.rpartition(":")
     if host != socket.gethostname():
         return True  # another machine's objects are not ours to judge
@@ -45,19 +46,19 @@ def sweep_leftovers(client: docker.DockerClient) -> list[str]:
     removed: list[str] = []
     for container in client.containers.list(all=True, filters={"label": f"{MANAGED}=true"}):
         owner = container.labels.get(OWNER, "")
-        if _owner_alive(owner):
+        if owner_alive(owner):
             continue
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             container.remove(force=True, v=True)
             removed.append(str(container.name))
     for network in client.networks.list(filters={"label": f"{MANAGED}=true"}):
-        if _owner_alive(network.attrs.get("Labels", {}).get(OWNER, "")):
+        if owner_alive(network.attrs.get("Labels", {}).get(OWNER, "")):
             continue
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             network.remove()
             removed.append(str(network.name))
     for volume in client.volumes.list(filters={"label": f"{MANAGED}=true"}):
-        if _owner_alive((volume.attrs.get("Labels") or {}).get(OWNER, "")):
+        if owner_alive((volume.attrs.get("Labels") or {}).get(OWNER, "")):
             continue
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             volume.remove(force=True)
