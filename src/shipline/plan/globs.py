@@ -1,6 +1,6 @@
 """Bitbucket glob patterns, used for branch/tag selection and for file paths.
 
-`*` and `?` never cross '/', `**` does, `{a,b}` lists alternatives, `[...]` is a character class.
+`*`, `?` and `[...]` (a character class) never cross '/', `**` does, `{a,b}` lists alternatives.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, order=True)
 class Specificity:
-    """Orders matching patterns: more literal characters first, then fewer `**`, fewer `*`/`?`."""
+    """Orders matching patterns: more literal characters first, then fewer `**`, fewer `*`/`?`,
+    then more single-character ones (`?`, `[...]`): `hotfix/?` beats `hotfix/*`."""
 
     literal_chars: int
     neg_double_stars: int
     neg_wildcards: int
+    single_chars: int
 
 
 def expand_braces(pattern: str) -> list[str]:
@@ -55,46 +57,79 @@ def expand_braces(pattern: str) -> list[str]:
     return result
 
 
-def _translate(pattern: str) -> str:
-    out: list[str] = []
+# A token of a brace-free pattern: its kind and its regex. Kinds: "literal", "?", "class", "*",
+# "**" and "**/" (whose '/' counts as a literal).
+_Token = tuple[str, str]
+
+
+def _char_class(pattern: str, start: int) -> tuple[str, int] | None:
+    """Translate the `[...]` opening at `start`; None when it never closes.
+
+    `!` (or `^`) first negates; a `]` right after the opening (or the `!`) is a member. Like `?`,
+    a class never matches '/'.
+    """
+    i = start + 1
+    negate = i < len(pattern) and pattern[i] in "!^"
+    if negate:
+        i += 1
+    first = i
+    if i < len(pattern) and pattern[i] == "]":
+        i += 1
+    close = pattern.find("]", i)
+    if close < 0:
+        return None
+    members = "".join(c if c == "-" else re.escape(c) for c in pattern[first:close])
+    return f"(?!/)[{'^' if negate else ''}{members}]", close + 1
+
+
+def _tokens(pattern: str) -> list[_Token]:
+    out: list[_Token] = []
     i = 0
     while i < len(pattern):
         char = pattern[i]
         if pattern.startswith("**", i):
             # "**/" also matches nothing, so "src/**/x" matches "src/x".
             if pattern.startswith("**/", i):
-                out.append("(?:.*/)?")
+                out.append(("**/", "(?:.*/)?"))
                 i += 3
             else:
-                out.append(".*")
+                out.append(("**", ".*"))
                 i += 2
             continue
         if char == "*":
-            out.append("[^/]*")
+            out.append(("*", "[^/]*"))
         elif char == "?":
-            out.append("[^/]")
-        elif char == "[":
-            close = pattern.find("]", i + 1)
-            if close < 0:
-                out.append(re.escape(char))
-            else:
-                body = pattern[i + 1 : close].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = close + 1
-                continue
+            out.append(("?", "[^/]"))
+        elif char == "[" and (parsed := _char_class(pattern, i)) is not None:
+            out.append(("class", parsed[0]))
+            i = parsed[1]
+            continue
         else:
-            out.append(re.escape(char))
+            out.append(("literal", re.escape(char)))
         i += 1
-    return "".join(out)
+    return out
+
+
+def _translate(pattern: str) -> str:
+    return "".join(regex for _, regex in _tokens(pattern))
 
 
 def _specificity(alternative: str) -> Specificity:
-    double = alternative.count("**")
-    single = alternative.count("*") - 2 * double + alternative.count("?")
-    literal = len(re.sub(r"\*|\?|\[[^\]]*\]", "", alternative))
-    return Specificity(literal, -double, -single)
+    kinds = [kind for kind, _ in _tokens(alternative)]
+    double = kinds.count("**") + kinds.count("**/")
+    return Specificity(
+        kinds.count("literal") + kinds.count("**/"),
+        -double,
+        -kinds.count("*") - kinds.count("?"),
+        kinds.count("?") + kinds.count("class"),
+    )
+
+
+def _compile(alternative: str) -> re.Pattern[str]:
+    try:
+        return re.compile(_translate(alternative), re.DOTALL)
+    except re.error:  # e.g. an invalid range such as [z-a]: the pattern only matches itself
+        return re.compile(re.escape(alternative), re.DOTALL)
 
 
 def is_literal(pattern: str) -> bool:
@@ -117,9 +152,7 @@ class Glob:
 
 @functools.lru_cache(maxsize=4096)
 def compile_glob(pattern: str) -> Glob:
-    alternatives = tuple(
-        (alt, re.compile(_translate(alt), re.DOTALL)) for alt in expand_braces(pattern)
-    )
+    alternatives = tuple((alt, _compile(alt)) for alt in expand_braces(pattern))
     return Glob(pattern, alternatives)
 
 
