@@ -111,9 +111,11 @@ class DockerStep:
             exit_code = int(status.get("StatusCode", 137))
         after = _read_code(meta / "after-exit-code") if self.job.step.after_script else None
         oom = False
-        with contextlib.suppress(docker.errors.APIError, docker.errors.NotFound):
-            self.container.reload()
-            oom = bool(self.container.attrs.get("State", {}).get("OOMKilled"))
+        if int(status.get("StatusCode", 0)) == 137 and not self._timed_out.is_set():
+            # Only a SIGKILL can be the OOM killer; asking costs an API call per step.
+            with contextlib.suppress(docker.errors.APIError, docker.errors.NotFound):
+                self.container.reload()
+                oom = bool(self.container.attrs.get("State", {}).get("OOMKilled"))
         return StepOutcome(
             exit_code=exit_code,
             after_script_exit_code=after,
@@ -143,6 +145,7 @@ class DockerExecutor:
         if sweep:
             self.swept = labels.sweep_leftovers(self.client) + sweep_step_daemons()
         self._containers: dict[str, _StepContainers] = {}
+        self._images: set[str] = set()  # names known to be present during this run
         self._lock = threading.Lock()
 
     # ---- notes before running -------------------------------------------------------
@@ -183,12 +186,12 @@ class DockerExecutor:
                 f"{step.memory_mb} MB and the build container needs {MIN_BUILD_MEMORY_MB} MB"
             )
         image = step.image or ImageSpec(DEFAULT_IMAGE)
-        ensure_image(self.client, image, dict(job.env))
+        self._ensure(image, job)
         services = [s for s in step.services if s.type != "docker"]
         for service in services:
             if service.image is None:
                 raise ExecutorError(f"service '{service.name}' has no image")
-            ensure_image(self.client, service.image, dict(job.env))
+            self._ensure(service.image, job)
         self._write_scripts(job)
         containers = _StepContainers()
         with self._lock:
@@ -253,6 +256,13 @@ class DockerExecutor:
         return logs
 
     # ---- helpers --------------------------------------------------------------------
+
+    def _ensure(self, image: ImageSpec, job: StepJob) -> None:
+        if image.name in self._images:
+            return
+        ensure_image(self.client, image, dict(job.env))
+        with self._lock:
+            self._images.add(image.name)
 
     def _write_scripts(self, job: StepJob) -> None:
         meta = job.dirs.meta
