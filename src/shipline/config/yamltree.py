@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.reader import ReaderError
 
 from shipline.config.diagnostics import DiagnosticSink, Mark
 
@@ -55,7 +56,9 @@ class YMap(YNode):
 
 
 class _TooLarge(Exception):
-    pass
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def _mark(node: yaml.Node) -> Mark:
@@ -79,8 +82,16 @@ def load_tree(text: str, sink: DiagnosticSink) -> YNode | None:
         mark = exc.problem_mark or exc.context_mark
         where = Mark(mark.line + 1, mark.column + 1) if mark else Mark(1, 1)
         problem = exc.problem or str(exc)
-        context = f" {exc.context}" if exc.context else ""
-        sink.error(where, "", f"invalid YAML: {problem}{context}", _yaml_hint(problem))
+        sink.error(where, "", f"invalid YAML: {_describe(exc)}", _yaml_hint(problem))
+        return None
+    except ReaderError as exc:
+        # Its str() is multi-line and gives only a character offset: report line:column.
+        sink.error(
+            _offset_mark(text, int(exc.position)),
+            "",
+            f"invalid YAML: unacceptable character #x{int(exc.character):04x}: {exc.reason}",
+            "remove control characters from the file",
+        )
         return None
     except yaml.YAMLError as exc:
         sink.error(Mark(1, 1), "", f"invalid YAML: {exc}")
@@ -92,25 +103,32 @@ def load_tree(text: str, sink: DiagnosticSink) -> YNode | None:
         sink.error(Mark(1, 1), "", "the file is empty", "add a top-level 'pipelines:' section")
         return None
     try:
-        total = _expanded_size(root, {}, set(), 0)
+        total, _ = _expanded_size(root, {}, set(), 0)
     except _TooLarge as exc:
-        sink.error(
-            Mark(1, 1),
-            "",
-            f"refusing this file: {exc}",
-            "YAML aliases that expand exponentially (an 'alias bomb') are not allowed",
-        )
+        sink.error(Mark(1, 1), "", f"refusing this file: {exc}", exc.hint)
         return None
     if total > MAX_EXPANDED_NODES:
         sink.error(
             Mark(1, 1),
             "",
-            f"refusing this file: aliases expand it to {total:,} nodes "
-            f"(limit {MAX_EXPANDED_NODES:,})",
+            # Counting stops at the limit, so `total` is a lower bound, not the real size.
+            "refusing this file: with aliases expanded it has more than "
+            f"{MAX_EXPANDED_NODES:,} nodes",
             "YAML aliases that expand exponentially (an 'alias bomb') are not allowed",
         )
         return None
     return _Converter(sink).convert(root, "")
+
+
+def _describe(exc: yaml.MarkedYAMLError) -> str:
+    """One line in PyYAML's own order (context, then problem), without its source snippets."""
+    parts = [part for part in (exc.context, exc.problem) if part]
+    return ", ".join(parts) if parts else str(exc)
+
+
+def _offset_mark(text: str, offset: int) -> Mark:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return Mark(text.count("\n", 0, offset) + 1, offset - line_start + 1)
 
 
 def _yaml_hint(problem: str) -> str:
@@ -122,34 +140,55 @@ def _yaml_hint(problem: str) -> str:
         return "define the anchor (&name) before using the alias (*name)"
     if "could not find expected ':'" in problem:
         return "check for an unclosed quote or a missing ':' on the line above"
+    if "found another document" in problem:
+        return "a pipeline file holds one YAML document; remove the extra '---' section"
     return ""
 
 
-def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int], depth: int) -> int:
-    """Count the nodes `node` expands to; raise _TooLarge on cycles or excessive depth."""
+def _expanded_size(
+    node: yaml.Node, memo: dict[int, tuple[int, int]], active: set[int], depth: int
+) -> tuple[int, int]:
+    """Return (nodes, levels below) that `node` expands to; raise _TooLarge on cycles or depth.
+
+    The height is memoised with the size: an alias reached at depth d nests its whole expansion
+    d levels deep, so chained aliases cannot sneak past MAX_DEPTH through the memo.
+    """
     key = id(node)
-    if key in memo:
-        return memo[key]
     if key in active:
-        raise _TooLarge(f"recursive alias at line {_mark(node).line}")
-    if depth > MAX_DEPTH:
-        raise _TooLarge(f"nesting deeper than {MAX_DEPTH} levels at line {_mark(node).line}")
-    active.add(key)
-    total = 1
-    if isinstance(node, yaml.SequenceNode):
-        for child in node.value:
-            total += _expanded_size(child, memo, active, depth + 1)
-            if total > MAX_EXPANDED_NODES:
+        raise _TooLarge(
+            f"recursive alias at line {_mark(node).line}",
+            "an anchor cannot contain an alias to itself",
+        )
+    if key in memo:
+        size, height = memo[key]
+    else:
+        if depth > MAX_DEPTH:
+            raise _TooLarge(
+                f"nesting deeper than {MAX_DEPTH} levels at line {_mark(node).line}",
+                "flatten the structure; pipeline files never need this much nesting",
+            )
+        active.add(key)
+        size, height = 1, 0
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        for child in children:
+            child_size, child_height = _expanded_size(child, memo, active, depth + 1)
+            size += child_size
+            height = max(height, child_height + 1)
+            if size > MAX_EXPANDED_NODES:
                 break
-    elif isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            total += _expanded_size(k, memo, active, depth + 1)
-            total += _expanded_size(v, memo, active, depth + 1)
-            if total > MAX_EXPANDED_NODES:
-                break
-    active.discard(key)
-    memo[key] = total
-    return total
+        active.discard(key)
+        memo[key] = (size, height)
+    if depth + height > MAX_DEPTH:
+        raise _TooLarge(
+            f"aliases nest the document deeper than {MAX_DEPTH} levels "
+            f"(through the anchor at line {_mark(node).line})",
+            "flatten the structure; pipeline files never need this much nesting",
+        )
+    return size, height
 
 
 class _Converter:
@@ -171,9 +210,18 @@ class _Converter:
     def _scalar(self, node: yaml.ScalarNode, path: str) -> object:
         try:
             return self.constructor.construct_object(node, deep=True)
-        except (ConstructorError, ValueError, TypeError, OverflowError) as exc:
-            # e.g. an impossible date such as 2024-02-31: keep the text, say why.
-            self.sink.warning(_mark(node), path, f"value kept as text: {exc}")
+        except Exception as exc:
+            # e.g. 2024-02-31 or `!!bool maybe`: PyYAML's constructors fail with many exception
+            # types (KeyError, IndexError, AttributeError...), so keep the text and say why.
+            tag = str(node.tag).rsplit(":", 1)[-1]
+            reason = (
+                _describe(exc)
+                if isinstance(exc, ConstructorError)
+                else f"'{node.value}' is not a valid {tag}"
+            )
+            self.sink.warning(_mark(node), path, f"value kept as text: {reason}")
+            # A failed construction leaves the node marked as in progress; start afresh.
+            self.constructor = SafeConstructor()
             return str(node.value)
 
     def _mapping(self, node: yaml.MappingNode, path: str) -> YMap:

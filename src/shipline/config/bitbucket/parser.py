@@ -82,6 +82,14 @@ class BitbucketParser:
         self.sink.error(node.mark, path, f"{what} must be text, found {_kind(node)}")
         return None
 
+    def _non_empty(self, node: YNode, path: str, what: str) -> str | None:
+        """Text that names something (image, cache path, pipe): '' would be dropped silently."""
+        value = self._str(node, path, what)
+        if value is not None and not value.strip():
+            self.sink.error(node.mark, path, f"{what} must not be empty")
+            return None
+        return value
+
     def _bool(self, node: YNode, path: str, what: str) -> bool | None:
         if isinstance(node, YScalar) and isinstance(node.value, bool):
             return node.value
@@ -257,7 +265,7 @@ class BitbucketParser:
         if name in kw.PREDEFINED_CACHES:
             self.sink.info(node.mark, path, f"custom cache '{name}' replaces the predefined one")
         if isinstance(node, YScalar):
-            value = self._str(node, path, f"cache '{name}' path")
+            value = self._non_empty(node, path, f"cache '{name}' path")
             return CacheDef(name, node.mark, value) if value else None
         mapping = self._map(node, path, f"cache '{name}'")
         if mapping is None:
@@ -267,7 +275,7 @@ class BitbucketParser:
         if path_node is None:
             self.sink.error(mapping.mark, path, f"cache '{name}' needs a 'path'")
             return None
-        cache_path = self._str(path_node, _join(path, "path"), "cache path")
+        cache_path = self._non_empty(path_node, _join(path, "path"), "cache path")
         key_files: tuple[str, ...] = ()
         if (key_node := mapping.get("key")) is not None:
             key_map = self._map(key_node, _join(path, "key"), "cache key")
@@ -282,7 +290,7 @@ class BitbucketParser:
 
     def _image(self, node: YNode, path: str) -> Image | None:
         if isinstance(node, YScalar):
-            name = self._str(node, path, "image")
+            name = self._non_empty(node, path, "image")
             return Image(name, node.mark) if name else None
         mapping = self._map(node, path, "image")
         if mapping is None:
@@ -292,7 +300,7 @@ class BitbucketParser:
         if name_node is None:
             self.sink.error(mapping.mark, path, "image needs a 'name'", "add 'name: IMAGE:TAG'")
             return None
-        name = self._str(name_node, _join(path, "name"), "image name")
+        name = self._non_empty(name_node, _join(path, "name"), "image name")
         username = password = None
         if (node_u := mapping.get("username")) is not None:
             username = self._str(node_u, _join(path, "username"), "image username")
@@ -496,6 +504,13 @@ class BitbucketParser:
                     hint = "only custom pipelines take 'variables'"
                 self.sink.error(entry.key_mark, key_path, f"unknown pipeline item '{key}'", hint)
         if not items and final is None:
+            only_variables = all(
+                isinstance(n, YMap) and list(n.entries) == ["variables"] for n in seq.items
+            )
+            if custom and only_variables:
+                self.sink.error(
+                    seq.mark, path, "a pipeline needs at least one step", "add '- step:' items"
+                )
             return None
         self._check_deployments(items, path)
         return Pipeline(seq.mark, tuple(items), variables, final)
@@ -534,7 +549,7 @@ class BitbucketParser:
             if name_node is None:
                 self.sink.error(mapping.mark, item_path, "a variable needs a 'name'")
                 continue
-            name = self._str(name_node, _join(item_path, "name"), "variable name")
+            name = self._non_empty(name_node, _join(item_path, "name"), "variable name")
             default = allowed_values = description = None
             if (n := mapping.get("default")) is not None:
                 default = self._str(n, _join(item_path, "default"), "variable default")
@@ -620,6 +635,10 @@ class BitbucketParser:
     def _step_list(self, node: YNode, path: str, where: str) -> tuple[Step, ...]:
         seq = self._seq(node, path, f"the steps of a {where}")
         if seq is None:
+            return ()
+        if not seq.items:
+            # Otherwise the group would vanish without a word.
+            self.sink.error(seq.mark, path, f"a {where} needs at least one step")
             return ()
         steps: list[Step] = []
         for index, item in enumerate(seq.items):
@@ -714,14 +733,15 @@ class BitbucketParser:
     def _pipe(self, mapping: YMap, path: str) -> Pipe | None:
         pipe_node = mapping.get("pipe")
         assert pipe_node is not None
-        name = self._str(pipe_node, _join(path, "pipe"), "pipe")
+        name = self._non_empty(pipe_node, _join(path, "pipe"), "pipe")
         variables: dict[str, str | tuple[str, ...]] = {}
         if (var_node := mapping.get("variables")) is not None:
-            var_map = self._map(var_node, _join(path, "variables"), "pipe variables")
+            var_path = _join(path, "variables")
+            var_map = self._map(var_node, var_path, "pipe variables")
             for key, entry in var_map.entries.items() if var_map else []:
                 value = entry.value
                 if isinstance(value, YSeq):
-                    variables[key] = self._str_list(value, _join(path, key), "pipe variable")
+                    variables[key] = self._str_list(value, _join(var_path, key), "pipe variable")
                 elif isinstance(value, YScalar):
                     variables[key] = (
                         ""
@@ -729,7 +749,7 @@ class BitbucketParser:
                         else (value.value if isinstance(value.value, str) else value.raw)
                     )
                 else:
-                    self.sink.error(value.mark, _join(path, key), "pipe variables must be text")
+                    self.sink.error(value.mark, _join(var_path, key), "pipe variables must be text")
         return Pipe(name, mapping.mark, variables) if name else None
 
     def _step(self, node: YNode, path: str) -> Step | None:
