@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -74,7 +76,7 @@ def test_each_step_daemon_starts_empty_and_is_removed(
     run_pipeline: Callable[..., Any], docker_client: docker.DockerClient
 ) -> None:
     executor = DockerExecutor(docker_client)
-    before = set(DEFAULT_ROOT.iterdir()) if DEFAULT_ROOT.exists() else set()
+    mine = f"{os.getpid()}-"  # other test workers run daemons of their own meanwhile
     pipeline = f"""
 image: {BUSYBOX}
 pipelines:
@@ -94,5 +96,14 @@ pipelines:
 """
     ran = run_pipeline(pipeline, executor)
     assert ran.result.status is PipelineStatus.PASSED, ran.logs
-    after = set(DEFAULT_ROOT.iterdir()) if DEFAULT_ROOT.exists() else set()
-    assert after <= before, "a step daemon's files were left behind"
+    left = list(DEFAULT_ROOT.glob(f"{mine}*")) if DEFAULT_ROOT.exists() else []
+    assert left == [], "a step daemon's files were left behind"
+    # Every step-daemon bridge still present belongs to a daemon that still exists.
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    bridges = {line.split(":")[1].strip() for line in links.splitlines() if ": slb" in line}
+    live = {
+        (r / "bridge").read_text().strip()
+        for r in DEFAULT_ROOT.glob("*/")
+        if (r / "bridge").exists()
+    }
+    assert bridges <= live, f"orphaned bridges: {bridges - live}"

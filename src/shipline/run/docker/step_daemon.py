@@ -199,6 +199,8 @@ def sweep_step_daemons(base: Path = DEFAULT_ROOT) -> list[str]:
             owner = ""
         if owner and owner_alive(owner):
             continue
+        if not owner and time.time() - root.stat().st_mtime < 60:
+            continue  # being created right now by another process: its owner file comes next
         remove_daemon_root(root)
         removed.append(f"step daemon {root.name}")
     return removed
