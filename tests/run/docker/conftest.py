@@ -39,7 +39,9 @@ def docker_client() -> Iterator[docker.DockerClient]:
 def managed_containers(client: docker.DockerClient, step_label: str | None = None) -> list[str]:
     """Names of Shipline containers that exist now (for 'nothing left behind' checks)."""
     filters = {"label": [f"{MANAGED}=true"]}
-    return [str(c.name) for c in client.containers.list(all=True, filters=filters)]
+    return [
+        str(c.name) for c in client.containers.list(all=True, filters=filters, ignore_removed=True)
+    ]
 
 
 @dataclass

@@ -28,7 +28,9 @@ def executor(docker_client: docker.DockerClient) -> DockerExecutor:
 def _leftovers(client: docker.DockerClient, executor: DockerExecutor) -> list[str]:
     from shipline.run.docker.labels import OWNER, owner_id
 
-    mine = client.containers.list(all=True, filters={"label": f"{OWNER}={owner_id()}"})
+    mine = client.containers.list(
+        all=True, filters={"label": f"{OWNER}={owner_id()}"}, ignore_removed=True
+    )
     return [str(c.name) for c in mine]
 
 

@@ -38,6 +38,12 @@ DEFAULT_IMAGE = "atlassian/default-image:4"
 MIN_BUILD_MEMORY_MB = 1024
 DOCKER_SOCKET_IN_STEP = "/var/run/docker.sock"
 DOCKER_CLI_IN_STEP = "/usr/local/bin/docker"
+# Scripts start under sh (every image has one) and switch to bash where the image has it.
+PREFER_BASH = (
+    'if [ -z "${SHIPLINE_BASH:-}" ] && command -v bash >/dev/null 2>&1; then\n'
+    '  SHIPLINE_BASH=1 exec bash "$0"\n'
+    "fi\n"
+)
 
 
 def docker_available() -> bool:
@@ -266,16 +272,15 @@ class DockerExecutor:
 
     def _write_scripts(self, job: StepJob) -> None:
         meta = job.dirs.meta
-        (meta / "script.sh").write_text(render_script(job.step.script, executor="docker"))
+        script = render_script(job.step.script, executor="docker")
+        (meta / "script.sh").write_text(PREFER_BASH + script)
         after = None
         if job.step.after_script:
-            (meta / "after-script.sh").write_text(
-                render_script(job.step.after_script, executor="docker")
-            )
+            after_script = render_script(job.step.after_script, executor="docker")
+            (meta / "after-script.sh").write_text(PREFER_BASH + after_script)
             after = f"{META_DIR}/after-script.sh"
-        detect = "shipline_shell=sh\ncommand -v bash >/dev/null 2>&1 && shipline_shell=bash\n"
-        wrapper = render_wrapper(f"{META_DIR}/script.sh", after, META_DIR, "$shipline_shell")
-        (meta / "wrapper.sh").write_text(detect + wrapper)
+        wrapper = render_wrapper(f"{META_DIR}/script.sh", after, META_DIR, "sh")
+        (meta / "wrapper.sh").write_text(wrapper)
 
     def _name(self, step: StepSpec, role: str) -> str:
         return f"shipline-{step.id}-{role}-{uuid.uuid4().hex[:8]}"

@@ -44,7 +44,9 @@ def owner_alive(owner: str) -> bool:
 def sweep_leftovers(client: docker.DockerClient) -> list[str]:
     """Remove containers and networks left by Shipline processes that no longer exist."""
     removed: list[str] = []
-    for container in client.containers.list(all=True, filters={"label": f"{MANAGED}=true"}):
+    for container in client.containers.list(
+        all=True, filters={"label": f"{MANAGED}=true"}, ignore_removed=True
+    ):
         owner = container.labels.get(OWNER, "")
         if owner_alive(owner):
             continue
