@@ -68,7 +68,8 @@ class PipelineEngine:
                 if outcome is not PipelineStatus.PASSED:
                     status = outcome
                     break
-            if status is not PipelineStatus.PAUSED and self.plan.final is not None:
+            stopped = self._cancel.is_set() or status is PipelineStatus.PAUSED
+            if not stopped and self.plan.final is not None:
                 final = self._run_step(self.plan.final)
                 if final.status is not StepStatus.PASSED and status is PipelineStatus.PASSED:
                     status = PipelineStatus.FAILED
@@ -108,16 +109,25 @@ class PipelineEngine:
         self._set(step, StepResult(StepStatus.SKIPPED, reason))
         self.listener.step_finished(step, self.results[step.id])
 
+    def _keep_artifacts(self, step: StepSpec, result: StepResult) -> None:
+        """Later steps see this step's artifacts (after those of earlier steps)."""
+        if step.artifacts.paths and result.artifacts:
+            with self._lock:
+                self._artifact_stores.append(self.context.artifact_dir / step.id)
+
     def _run_step(self, step: StepSpec, stores: list[Path] | None = None) -> StepResult:
+        """Run one step; `stores` is given for parallel siblings, whose artifacts the group
+        keeps once all have finished."""
         if not condition_holds(step.changesets, self.context.changed_files):
             self._skip(step, "condition.changesets: no matching file changed")
             return self.results[step.id]
         self._set(step, StepResult(StepStatus.RUNNING, started_at=time.time()))
+        if self._cancel.is_set():  # cancel() may have missed this step: it was not running yet
+            self.runner.cancel(step.id)
         result = self.runner.run(step, list(self._artifact_stores if stores is None else stores))
         self._set(step, result)
-        if step.artifacts.paths and result.artifacts:
-            with self._lock:
-                self._artifact_stores.append(self.context.artifact_dir / step.id)
+        if stores is None:
+            self._keep_artifacts(step, result)
         return result
 
     def _run_item(self, item: StepSpec | ParallelGroup | StageSpec) -> PipelineStatus:
@@ -156,7 +166,8 @@ class PipelineEngine:
             if self._cancel.is_set():
                 return self.results[step.id]
             result = self._run_step(step, stores)
-            if result.status is StepStatus.FAILED and (group.fail_fast or step.fail_fast):
+            # step.fail_fast already holds the group's setting unless the step overrides it.
+            if result.status is StepStatus.FAILED and step.fail_fast:
                 for sibling in group.steps:
                     if sibling.id != step.id:
                         self._stop_sibling(sibling, step)
@@ -164,6 +175,10 @@ class PipelineEngine:
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="step") as pool:
             results = list(pool.map(run_sibling, group.steps))
+        # In YAML order, whatever order they finished in: where siblings wrote the same file,
+        # the one written last in the file wins, as on Bitbucket.
+        for step, result in zip(group.steps, results, strict=True):
+            self._keep_artifacts(step, result)
         for step, result in zip(group.steps, results, strict=True):
             if result.status is StepStatus.CANCELLED and step.id in self._fail_fast_cause:
                 result.reason = f"fail-fast: '{self._fail_fast_cause[step.id]}' failed"

@@ -140,7 +140,7 @@ class StepRunner:
             elif locations:
                 message("caches not saved: the step did not succeed")
             return outcome
-        except ShiplineError as exc:
+        except (ShiplineError, OSError) as exc:  # OSError: host files (disk full...)
             message(f"error: {exc}")
             return StepOutcome(exit_code=1, error=str(exc))
         finally:

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from shipline.plan.globs import compile_glob
+
+
+def is_special(path: Path) -> bool:
+    """A named pipe, socket or device: nothing to keep, and copying one blocks or fails."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return True  # gone meanwhile
+    return not (stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode))
 
 
 def _files_under(root: Path) -> Iterator[str]:
@@ -15,6 +25,8 @@ def _files_under(root: Path) -> Iterator[str]:
         dirnames.sort()
         rel_dir = os.path.relpath(dirpath, root)
         for name in sorted(filenames):
+            if is_special(Path(dirpath) / name):
+                continue
             yield name if rel_dir == "." else f"{rel_dir}/{name}"
         for name in dirnames:
             full = Path(dirpath) / name

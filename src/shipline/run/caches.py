@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipline.plan import CacheSpec
-from shipline.run.artifacts import match_files
+from shipline.run.artifacts import is_special, match_files
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,14 @@ class CacheStore:
             return "not saved (directory does not exist)"
         partial = self.root / f".{location.key}.partial"
         shutil.rmtree(partial, ignore_errors=True)
-        shutil.copytree(location.target, partial, symlinks=True)
-        partial.rename(stored)  # atomic: a half-written cache is never restored
+        try:
+            shutil.copytree(location.target, partial, symlinks=True, ignore=_special_files)
+            partial.rename(stored)  # atomic: a half-written cache is never restored
+        except OSError as exc:
+            shutil.rmtree(partial, ignore_errors=True)
+            return f"not saved ({exc})"
         return "saved"
+
+
+def _special_files(directory: str, names: list[str]) -> set[str]:
+    return {name for name in names if is_special(Path(directory) / name)}

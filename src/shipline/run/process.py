@@ -17,6 +17,7 @@ from shipline.run.executor import OutputSink
 
 KILL_GRACE_SECONDS = 2.0
 _READ_SIZE = 1 << 16
+_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -49,23 +50,48 @@ class SupervisedProcess:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, sig)
 
+    def _leader_exited(self) -> bool:
+        """Has the command itself ended? Checked without reaping it: while it is a zombie its
+        pid, which is also the group id, cannot be reused, so signalling the group stays safe."""
+        try:
+            state = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return True
+        return state is not None
+
     def wait(self, output: OutputSink, max_seconds: float) -> ProcessResult:
         assert self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
         deadline = time.monotonic() + max_seconds
         timed_out = cancelled = False
         term_sent_at: float | None = None
-        reaped = False
+        exited_at: float | None = None
+        reading = True
         try:
             while True:
-                ready, _, _ = select.select([fd], [], [], 0.1)
-                if ready:
-                    data = os.read(fd, _READ_SIZE)
-                    if not data:
-                        break
-                    output(data)
+                if reading:
+                    ready, _, _ = select.select([fd], [], [], _POLL_SECONDS)
+                    if ready:
+                        data = os.read(fd, _READ_SIZE)
+                        if data:
+                            output(data)
+                        else:  # end of output, but the command may still be running
+                            reading = False
+                else:
+                    time.sleep(_POLL_SECONDS / 10)
                 now = time.monotonic()
-                if term_sent_at is None and not reaped:
+                if exited_at is not None:
+                    # A process that left the group (setsid) may hold the pipe for ever:
+                    # shortly after the script ended the step is over anyway.
+                    if not reading or now - exited_at > KILL_GRACE_SECONDS:
+                        break
+                elif self._leader_exited():
+                    # The script is done: leftovers it put in the background die with the step
+                    # (also those whose output no longer goes to our pipe), and releasing the
+                    # pipe lets us reach the end of output.
+                    exited_at = now
+                    self._signal_group(signal.SIGKILL)
+                elif term_sent_at is None:
                     if self._cancel.is_set():
                         cancelled = True
                     elif now >= deadline:
@@ -73,14 +99,10 @@ class SupervisedProcess:
                     if cancelled or timed_out:
                         self._signal_group(signal.SIGTERM)
                         term_sent_at = now
-                elif term_sent_at is not None and now - term_sent_at > KILL_GRACE_SECONDS:
-                    self._signal_group(signal.SIGKILL)
-                if not reaped and self._proc.poll() is not None:
-                    # The script is done: leftovers it put in the background die with the step,
-                    # and releasing the pipe lets us reach end of output.
-                    reaped = True
+                elif now - term_sent_at > KILL_GRACE_SECONDS:
                     self._signal_group(signal.SIGKILL)
         finally:
             self._proc.stdout.close()
+        self._signal_group(signal.SIGKILL)
         returncode = self._proc.wait()
         return ProcessResult(returncode, timed_out, cancelled)

@@ -92,7 +92,7 @@ def render_wrapper(script_path: str, after_path: str | None, meta_dir: str, shel
     there for the after-script, and a time-out or cancel kills everything at once.
     """
     lines = [
-        f"{shell} {shlex.quote(script_path)}",
+        f"{shlex.quote(shell)} {shlex.quote(script_path)}",
         "code=$?",
         f"printf '%s' \"$code\" > {shlex.quote(meta_dir + '/exit-code')}",
     ]
@@ -100,7 +100,7 @@ def render_wrapper(script_path: str, after_path: str | None, meta_dir: str, shel
         lines += [
             "export BITBUCKET_EXIT_CODE=$code",
             "printf '\\n%s\\n' \"after-script (BITBUCKET_EXIT_CODE=$code)\"",
-            f"{shell} {shlex.quote(after_path)}",
+            f"{shlex.quote(shell)} {shlex.quote(after_path)}",
             f"printf '%s' \"$?\" > {shlex.quote(meta_dir + '/after-exit-code')}",
         ]
     lines.append('exit "$code"')

@@ -6,6 +6,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from shipline.errors import ExecutorError
 from shipline.plan import PipeCall, Plan
 from shipline.run.executor import OutputSink, StepJob, StepOutcome
 from shipline.run.process import SupervisedProcess
@@ -110,9 +111,12 @@ class ShellExecutor:
             TMPDIR=str(job.dirs.tmp),
             BITBUCKET_CLONE_DIR=str(job.dirs.clone),
         )
-        process = SupervisedProcess(
-            [self.bash, str(job.dirs.meta / "wrapper.sh")], job.dirs.clone, env
-        )
+        try:
+            process = SupervisedProcess(
+                [self.bash, str(job.dirs.meta / "wrapper.sh")], job.dirs.clone, env
+            )
+        except OSError as exc:
+            raise ExecutorError(f"cannot start {self.bash}: {exc}") from exc
         return ShellStep(job, process, output)
 
     def destroy(self, job: StepJob) -> None:
