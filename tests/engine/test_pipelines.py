@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from shipline.engine import (
     PipelineEngine,
@@ -893,3 +893,33 @@ pipelines:
     assert "it's a data dir" in seen["CLONE"]
     assert seen["AFTER"] == "0"
     assert result_of(ran, "Spaces").artifacts == ["out/a.txt"]
+
+
+def test_manual_step_whose_condition_does_not_hold_is_skipped_not_waited_for(
+    run_pipeline: Any, make_repo: Any, commit: Any
+) -> None:
+    """A manual deploy that only matters for docs changes must not pause a code change."""
+    repo = make_repo(
+        """
+pipelines:
+  default:
+    - step:
+        name: Build
+        script: [echo build]
+    - step:
+        name: Publish docs
+        trigger: manual
+        condition:
+          changesets:
+            includePaths: ["docs/**"]
+        script: [echo docs]
+    - step:
+        name: After
+        script: [echo after]
+"""
+    )
+    commit(repo, {"src/app.py": "print(1)\n"})
+    ran = run_pipeline(repo=repo)
+    statuses = {s.name: ran.result.steps[s.id].status.value for s in ran.plan.steps()}
+    assert statuses == {"Build": "passed", "Publish docs": "skipped", "After": "passed"}
+    assert ran.result.status.value == "passed"

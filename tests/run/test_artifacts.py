@@ -129,3 +129,18 @@ def test_pipes_and_sockets_are_not_artifacts(tree: Path, tmp_path: Path) -> None
         kept = collect(tree, ["dist/**"], tmp_path / "store")
     assert sorted(kept) == ["dist/app.tar.gz", "dist/docs/deep/page.html", "dist/docs/index.html"]
     assert not (tmp_path / "store" / "dist" / "fifo").exists()
+
+
+def test_wildcards_match_what_they_name_and_literal_directories_take_everything(
+    tmp_path: Path,
+) -> None:
+    """`dist/*` is the files directly in dist; `dist` and `dist/**` are everything below it."""
+    for rel in ("dist/a.js", "dist/sub/b.js", "dist/sub/deep/c.js", "report.xml"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    everything = ["dist/a.js", "dist/sub/b.js", "dist/sub/deep/c.js"]
+    assert match_files(tmp_path, ["dist/*"]) == ["dist/a.js"]
+    assert match_files(tmp_path, ["dist"]) == everything
+    assert match_files(tmp_path, ["dist/"]) == everything
+    assert match_files(tmp_path, ["dist/**"]) == everything
+    assert match_files(tmp_path, ["dist/sub"]) == everything[1:]

@@ -59,6 +59,8 @@ class PipelineEngine:
                     status = PipelineStatus.CANCELLED
                     break
                 gate = self._gate(item)
+                if gate is not None and not self._condition_holds(item):
+                    gate = None  # nothing to wait for: the item is skipped when it "runs"
                 if gate is not None and not self.context.run_manual:
                     self._set(gate, StepResult(StepStatus.PAUSED, "waiting for a manual trigger"))
                     paused_before = gate.id
@@ -91,6 +93,14 @@ class PipelineEngine:
             PipelineStatus.PAUSED: "the pipeline is paused at a manual step",
             PipelineStatus.CANCELLED: "the pipeline was stopped",
         }.get(status, "")
+
+    def _condition_holds(self, item: StepSpec | ParallelGroup | StageSpec) -> bool:
+        """False when a step's or stage's changeset condition rules it out entirely."""
+        if isinstance(item, StepSpec):
+            return condition_holds(item.changesets, self.context.changed_files)
+        if isinstance(item, StageSpec):
+            return condition_holds(item.changesets, self.context.changed_files)
+        return any(condition_holds(s.changesets, self.context.changed_files) for s in item.steps)
 
     def _gate(self, item: StepSpec | ParallelGroup | StageSpec) -> StepSpec | None:
         """The step a person must trigger before `item` runs, if any."""

@@ -8,7 +8,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from shipline.plan.globs import compile_glob
+from shipline.plan.globs import compile_glob, is_literal
 
 
 def is_special(path: Path) -> bool:
@@ -37,17 +37,20 @@ def _files_under(root: Path) -> Iterator[str]:
 def match_files(root: Path, patterns: Iterable[str]) -> list[str]:
     """Relative paths of files under `root` that match any pattern.
 
-    A pattern that names a directory takes everything below it, as Bitbucket does for
-    `artifacts: [dist]`.
+    A literal directory name takes everything below it (`artifacts: [dist]`); a wildcard
+    matches only what it names, so `dist/*` keeps the files directly in dist and `dist/**`
+    everything below it — which is why Atlassian's docs tell users to write `dist/**`.
     """
-    globs = [compile_glob(p.strip().removeprefix("./")) for p in patterns]
+    cleaned = [p.strip().removeprefix("./") for p in patterns]
+    globs = [compile_glob(p) for p in cleaned]
+    directories = {p.rstrip("/") for p in cleaned if is_literal(p)}
     if not globs:
         return []
     result = []
     for rel in _files_under(root):
         parts = rel.split("/")
-        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
-        if any(g.matches(prefix) for g in globs for prefix in prefixes):
+        parents = ("/".join(parts[:i]) for i in range(1, len(parts)))
+        if any(g.matches(rel) for g in globs) or any(p in directories for p in parents):
             result.append(rel)
     return result
 
