@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from shipline.plan import CommandLine, PipeCall, ScriptEntry
 
@@ -52,9 +52,17 @@ def _pipe_command(pipe: PipeCall, executor: str) -> str:
 
 
 def render_script(
-    entries: Sequence[ScriptEntry], *, executor: str = "shell", errexit: bool = True
+    entries: Sequence[ScriptEntry],
+    *,
+    executor: str = "shell",
+    errexit: bool = True,
+    pipe_command: Callable[[PipeCall], str] | None = None,
 ) -> str:
-    """Render script entries as one POSIX sh script (`set -e` and `+ cmd` echoes)."""
+    """Render script entries as one POSIX sh script (`set -e` and `+ cmd` echoes).
+
+    `pipe_command` turns a `- pipe:` item into shell; without one, the item fails the step
+    with a message saying pipes need the Docker executor.
+    """
     out: list[str] = ["set -e"] if errexit else []
     pending: list[str] = []
 
@@ -69,7 +77,7 @@ def render_script(
             if pending:
                 flush()
             out.append(_echo(f"pipe: {entry.pipe}"))
-            out.append(_pipe_command(entry, executor))
+            out.append(pipe_command(entry) if pipe_command else _pipe_command(entry, executor))
             continue
         assert isinstance(entry, CommandLine)
         text = entry.text.rstrip("\n")

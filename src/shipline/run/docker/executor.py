@@ -23,11 +23,12 @@ import docker.errors
 from docker.models.containers import Container
 
 from shipline.errors import ExecutorError
-from shipline.plan import ImageSpec, Plan, ServiceSpec, StepSpec
+from shipline.plan import ImageSpec, PipeCall, Plan, ServiceSpec, StepSpec
 from shipline.run.docker import labels
 from shipline.run.docker.client import connect, translated
 from shipline.run.docker.docker_cli import static_docker_client
 from shipline.run.docker.images import ensure_image
+from shipline.run.docker.pipes import pipe_image, render_pipe
 from shipline.run.docker.step_daemon import StepDaemon, sweep_step_daemons
 from shipline.run.executor import OutputSink, StepJob, StepOutcome
 from shipline.run.script import render_script, render_wrapper
@@ -53,6 +54,13 @@ def docker_available() -> bool:
     except ExecutorError:
         return False
     return True
+
+
+def needs_docker(step: StepSpec) -> bool:
+    """The docker service, asked for or implied by pipes (which run as containers)."""
+    return step.docker or any(
+        isinstance(entry, PipeCall) for entry in (*step.script, *step.after_script)
+    )
 
 
 def build_memory_mb(step: StepSpec) -> int:
@@ -167,13 +175,20 @@ class DockerExecutor:
                     f"(at least {MIN_BUILD_MEMORY_MB} MB are needed); it will fail — use "
                     "a larger 'size' or smaller service 'memory'"
                 )
-            if step.docker:
+            if needs_docker(step):
                 where = (
                     "this machine's Docker daemon (trusted)"
                     if self.host_daemon_for_docker
                     else "a Docker daemon of its own"
                 )
-                notes.append(f"step '{step.name}' uses the docker service: {where}")
+                why = "the docker service" if step.docker else "pipes"
+                notes.append(f"step '{step.name}' uses {why}: {where}")
+            for entry in (*step.script, *step.after_script):
+                if isinstance(entry, PipeCall):
+                    try:
+                        pipe_image(entry.pipe)
+                    except ExecutorError as exc:
+                        notes.append(f"step '{step.name}': {exc}")
             if step.image is None:
                 notes.append(
                     f"step '{step.name}' names no image; Bitbucket's default {DEFAULT_IMAGE} "
@@ -208,7 +223,7 @@ class DockerExecutor:
             containers.services.append(container)
             network_mode = network_mode or f"container:{container.id}"
         docker_socket = None
-        if step.docker:
+        if needs_docker(step):
             if self.host_daemon_for_docker:
                 docker_socket = self._host_socket()
             else:
@@ -272,11 +287,18 @@ class DockerExecutor:
 
     def _write_scripts(self, job: StepJob) -> None:
         meta = job.dirs.meta
-        script = render_script(job.step.script, executor="docker")
+        passthrough = sorted(k for k in job.env if k.startswith("BITBUCKET_") or k == "CI")
+
+        def pipe_command(pipe: PipeCall) -> str:
+            return render_pipe(pipe, job.dirs.clone, CLONE_DIR, passthrough)
+
+        script = render_script(job.step.script, executor="docker", pipe_command=pipe_command)
         (meta / "script.sh").write_text(PREFER_BASH + script)
         after = None
         if job.step.after_script:
-            after_script = render_script(job.step.after_script, executor="docker")
+            after_script = render_script(
+                job.step.after_script, executor="docker", pipe_command=pipe_command
+            )
             (meta / "after-script.sh").write_text(PREFER_BASH + after_script)
             after = f"{META_DIR}/after-script.sh"
         wrapper = render_wrapper(f"{META_DIR}/script.sh", after, META_DIR, "sh")
