@@ -113,7 +113,7 @@ class StepRunner:
             env = dict(self.context.variables)
             env.update(self.plan.variables)
             env.update(step_environment(self.plan, step, self.context.identity, braced_uuid()))
-            job = StepJob(step, dirs, env, step.max_time_minutes * 60.0)
+            job = StepJob(step, dirs, env, step.max_time_minutes * 60.0, log_path=result.log_path)
             with self._lock:
                 if step.id in self._cancelled:
                     return StepOutcome(exit_code=130, cancelled=True)

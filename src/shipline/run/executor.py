@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from shipline.plan import Plan, StepSpec
@@ -36,6 +37,12 @@ class StepJob:
     env: Mapping[str, str]
     max_seconds: float
     secrets: tuple[str, ...] = field(default=())
+    log_path: Path | None = None  # the step's log; service logs go beside it
+
+    def service_log_path(self, service: str) -> Path | None:
+        if self.log_path is None:
+            return None
+        return self.log_path.with_name(f"{self.log_path.stem}.service-{service}.log")
 
 
 @dataclass(frozen=True)

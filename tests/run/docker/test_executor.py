@@ -18,6 +18,7 @@ from shipline.run.shell import ShellExecutor
 
 BUSYBOX = "shipline-test/busybox:latest"
 HTTPD = "shipline-test/httpd:latest"
+PIPE_ECHO = "shipline-test/pipe-echo:1"
 
 
 @pytest.fixture
@@ -316,3 +317,63 @@ pipelines:
     assert ran.result.status is PipelineStatus.PASSED, ran.logs
     assert "\n1000\n" in ran.logs["As builder"]
     assert "one\ntwo" in ran.logs["As builder"]
+
+
+def test_service_logs_are_kept_beside_the_step_log(
+    run_pipeline: Callable[..., Any], executor: DockerExecutor
+) -> None:
+    pipeline = f"""
+image: {BUSYBOX}
+definitions:
+  services:
+    web:
+      image: {HTTPD}
+      memory: 256
+    talker:
+      image: {PIPE_ECHO}
+      memory: 128
+      variables:
+        GREETING: from the talker service
+pipelines:
+  default:
+    - step:
+        name: With services
+        services: [web, talker]
+        script:
+          - echo step done
+"""
+    ran = run_pipeline(pipeline, executor)
+    assert ran.result.status is PipelineStatus.PASSED, ran.logs
+    log_path = ran.result.steps[ran.plan.items[0].id].log_path
+    talker_log = log_path.with_name(f"{log_path.stem}.service-talker.log")
+    assert "pipe says: from the talker service" in talker_log.read_text()
+    assert log_path.with_name(f"{log_path.stem}.service-web.log").exists()
+
+
+def test_a_service_that_stops_before_the_step_is_named_with_its_output(
+    run_pipeline: Callable[..., Any], executor: DockerExecutor
+) -> None:
+    pipeline = f"""
+image: {BUSYBOX}
+definitions:
+  services:
+    broken:
+      image: {PIPE_ECHO}
+      memory: 128
+      variables:
+        GREETING: config file missing
+        EXIT_CODE: "3"
+pipelines:
+  default:
+    - step:
+        name: Needs broken
+        services: [broken]
+        script:
+          - sleep 1
+          - echo never
+"""
+    ran = run_pipeline(pipeline, executor)
+    reason = ran.result.steps[ran.plan.items[0].id].reason
+    assert ran.result.status is PipelineStatus.FAILED
+    assert "service 'broken' stopped (exit code 3)" in reason
+    assert "config file missing" in reason

@@ -236,15 +236,39 @@ class DockerExecutor:
             container = self._containers[job.step.id].step
         if container is None:
             raise ExecutorError("the step container was not created")
-        with translated(f"starting the container of step '{job.step.name}'"):
-            container.start()
+        try:
+            with translated(f"starting the container of step '{job.step.name}'"):
+                container.start()
+        except ExecutorError as exc:
+            raise ExecutorError(self._dead_services(job) or str(exc)) from exc
         return DockerStep(job, container, output)
+
+    def _dead_services(self, job: StepJob) -> str:
+        """Why the step could not start, when a service it needs has already stopped."""
+        with self._lock:
+            containers = self._containers.get(job.step.id)
+        if containers is None:
+            return ""
+        services = [s for s in job.step.services if s.type != "docker"]
+        for service, container in zip(services, containers.services, strict=False):
+            with contextlib.suppress(docker.errors.APIError, docker.errors.NotFound):
+                container.reload()
+                state = container.attrs.get("State", {})
+                if not state.get("Running", False):
+                    tail = container.logs(tail=5).decode(errors="replace").strip()
+                    said = f"; its last output: {tail}" if tail else "; it printed nothing"
+                    return (
+                        f"service '{service.name}' stopped (exit code {state.get('ExitCode')}) "
+                        f"before the step started{said}"
+                    )
+        return ""
 
     def destroy(self, job: StepJob) -> None:
         with self._lock:
             containers = self._containers.pop(job.step.id, None)
         if containers is None:
             return
+        self._keep_service_logs(job, containers)
         for container in [containers.step, *reversed(containers.services)]:
             if container is None:
                 continue
@@ -263,18 +287,21 @@ class DockerExecutor:
             )
         return Path(path.removeprefix("unix://"))
 
-    def service_logs(self, job: StepJob) -> dict[str, bytes]:
-        """Each service's output so far (kept until `destroy`)."""
-        with self._lock:
-            containers = self._containers.get(job.step.id)
-        if containers is None:
-            return {}
-        logs: dict[str, bytes] = {}
+    @staticmethod
+    def _keep_service_logs(job: StepJob, containers: _StepContainers) -> None:
+        """Write each service's output beside the step's log before its container goes."""
         services = [s for s in job.step.services if s.type != "docker"]
-        for service, container in zip(services, containers.services, strict=True):
-            with contextlib.suppress(docker.errors.APIError, docker.errors.NotFound):
-                logs[service.name] = container.logs()
-        return logs
+        for service, container in zip(services, containers.services, strict=False):
+            path = job.service_log_path(service.name)
+            if path is None:
+                continue
+            with contextlib.suppress(docker.errors.APIError, docker.errors.NotFound, OSError):
+                path.write_bytes(container.logs())
+        if containers.daemon is not None:
+            path = job.service_log_path("docker")
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    path.write_bytes((containers.daemon.root / "dockerd.log").read_bytes())
 
     # ---- helpers --------------------------------------------------------------------
 
