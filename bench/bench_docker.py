@@ -33,7 +33,9 @@ QUERY = "for i in $(seq 1 50); do wget -qO- http://localhost:8080/ && break; sle
 def _git(repo: Path, *args: str) -> None:
     subprocess.run(
         ["git", "-c", "user.name=bench", "-c", "user.email=bench@shipline.invalid", *args],
-        cwd=repo, check=True, capture_output=True,
+        cwd=repo,
+        check=True,
+        capture_output=True,
     )
 
 
@@ -49,7 +51,8 @@ def _repo(root: Path, name: str, pipeline: str) -> Path:
 
 def _shipline(repo: Path, data: Path, executor: DockerExecutor) -> float:
     local = prepare(LocalRequest(repo=repo, data_dir=data))
-    assert isinstance(local.plan, Plan) and local.context is not None
+    assert isinstance(local.plan, Plan)
+    assert local.context is not None
     engine = PipelineEngine(local.plan, local.context, executor, RunListener())
     started = time.perf_counter()
     result = engine.run()
@@ -63,7 +66,8 @@ def _bare_steps() -> float:
     for n in range(STEPS):
         subprocess.run(
             ["docker", "run", "--rm", BUSYBOX, "sh", "-c", f"echo step {n}"],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
     return time.perf_counter() - started
 
@@ -72,13 +76,25 @@ def _bare_service() -> float:
     started = time.perf_counter()
     service = subprocess.run(
         ["docker", "run", "-d", "--memory", "256m", HTTPD],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     try:
         subprocess.run(
-            ["docker", "run", "--rm", "--network", f"container:{service}", BUSYBOX,
-             "sh", "-c", QUERY],
-            check=True, capture_output=True,
+            [
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                f"container:{service}",
+                BUSYBOX,
+                "sh",
+                "-c",
+                QUERY,
+            ],
+            check=True,
+            capture_output=True,
         )
     finally:
         subprocess.run(["docker", "rm", "-f", service], check=True, capture_output=True)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from shipline import __version__
 from shipline.cli.diagnostics import print_diagnostics
@@ -104,11 +105,11 @@ def plan(
         pull_request=parse_pull_request(pull_request),
         variables=parse_variables(var),
     )
-    console = Console()
+    console = Console(highlight=False, soft_wrap=True)
     try:
         local = prepare(request, dry_run=True)
     except ShiplineError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
+        _error_console().print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from exc
     print_diagnostics(local.parsed.diagnostics)
     if not local.parsed.ok or local.plan is None:
@@ -117,13 +118,14 @@ def plan(
         print(json.dumps(plan_json(local.plan), indent=2))
         return
     if isinstance(local.plan, NoPipeline):
-        console.print(f"no pipeline runs: {local.plan.reason}", highlight=False)
+        console.print(f"no pipeline runs: {escape(local.plan.reason)}")
         return
     console.print(
-        f"[bold]{local.plan.event.describe()}[/] → pipeline [bold]{local.plan.pipeline}[/]"
+        f"[bold]{escape(local.plan.event.describe())}[/] → pipeline "
+        f"[bold]{escape(local.plan.pipeline)}[/]"
     )
-    console.print(f"why: {local.plan.reason}", highlight=False)
-    console.print(plan_tree(local.plan))
+    console.print(f"why: {escape(local.plan.reason)}")
+    console.print(plan_tree(local.plan), soft_wrap=False)
 
 
 @app.command()
@@ -151,9 +153,11 @@ def run(
 ) -> None:
     """Run the pipeline for this repository locally. Exit 0 passed, 1 failed, 2 invalid file."""
     one_event(branch, tag, custom, pull_request)
-    err = Console(stderr=True, highlight=False)
+    err = _error_console()
     if executor != "shell":
-        err.print(f"[red]error:[/] executor '{executor}' is not available; use --executor shell")
+        err.print(
+            f"[red]error:[/] executor '{escape(executor)}' is not available; use --executor shell"
+        )
         raise typer.Exit(EXIT_INVALID)
     request = LocalRequest(
         repo=repo,
@@ -169,25 +173,26 @@ def run(
     try:
         local = prepare(request)
     except ShiplineError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_INVALID) from exc
     print_diagnostics(local.parsed.diagnostics)
     if not local.parsed.ok or local.plan is None:
         raise typer.Exit(EXIT_INVALID)
     if isinstance(local.plan, NoPipeline):
-        err.print(f"nothing to run: {local.plan.reason}")
+        err.print(f"nothing to run: {escape(local.plan.reason)}")
         raise typer.Exit(EXIT_PASSED)
     assert local.context is not None
     the_plan = local.plan
     shell = ShellExecutor()
     for note in [*local.notes, *shell.preflight(the_plan)]:
-        err.print(f"[yellow]note:[/] {note}")
-    console = Console(highlight=False)
+        err.print(f"[yellow]note:[/] {escape(note)}")
+    console = Console(highlight=False, soft_wrap=True)
     console.print(
-        f"[bold]Pipeline #{local.context.identity.build_number}[/] {the_plan.pipeline} "
-        f"for {the_plan.event.describe()} at {local.context.identity.commit[:12]}"
+        f"[bold]Pipeline #{local.context.identity.build_number}[/] "
+        f"{escape(the_plan.pipeline)} for {escape(the_plan.event.describe())} "
+        f"at {local.context.identity.commit[:12]}"
     )
-    console.print(f"[dim]why: {the_plan.reason}[/]")
+    console.print(f"[dim]why: {escape(the_plan.reason)}[/]")
     display = ConsoleDisplay(console, the_plan, show_logs=not quiet)
     engine = PipelineEngine(the_plan, local.context, shell, display)
     previous = signal.getsignal(signal.SIGINT)
@@ -202,12 +207,12 @@ def run(
             result = engine.run()
     finally:
         signal.signal(signal.SIGINT, previous)
-    console.print(summary_table(the_plan, result))
-    console.print(f"[dim]logs: {local.context.log_dir}[/]")
+    console.print(summary_table(the_plan, result), soft_wrap=False)
+    console.print(f"[dim]logs: {escape(str(local.context.log_dir))}[/]")
     if result.status is PipelineStatus.PAUSED and result.paused_before:
         step = the_plan.step(result.paused_before)
         console.print(
-            f"[yellow]⏸ paused before manual step '{step.name}'.[/] "
+            f"[yellow]⏸ paused before manual step '{escape(step.name)}'.[/] "
             "Run again with [bold]--manual[/] to run manual steps too."
         )
     codes = {
@@ -217,6 +222,11 @@ def run(
         PipelineStatus.CANCELLED: EXIT_CANCELLED,
     }
     raise typer.Exit(codes[result.status])
+
+
+def _error_console() -> Console:
+    # soft_wrap: messages stay on one line in logs and pipes instead of breaking at 80 columns.
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def main() -> None:

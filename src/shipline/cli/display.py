@@ -7,8 +7,10 @@ import threading
 import time
 from typing import BinaryIO
 
-from rich.console import Console, RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.live import Live
+from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
@@ -35,6 +37,49 @@ def format_seconds(seconds: float | None) -> str:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}m{secs:02d}s"
+
+
+# Line boundaries str.splitlines() knows besides "\n" that are single ASCII bytes.
+_ASCII_LINE_BREAKS = (b"\r", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")
+
+
+def _prefixed(prefix: str, complete: bytes) -> bytes:
+    """Each line of `complete` (which ends with a newline) behind `prefix`, UTF-8 encoded.
+
+    Invalid UTF-8 becomes U+FFFD and lines break where str.splitlines() breaks them. Plain
+    ASCII text split only by newlines, by far the most common output, takes a bytes-only path
+    about three times faster, with the same result.
+    """
+    if complete.isascii() and not any(mark in complete for mark in _ASCII_LINE_BREAKS):
+        head = prefix.encode()
+        return head + complete[:-1].replace(b"\n", b"\n" + head) + b"\n"
+    lines = complete.decode("utf-8", errors="replace").splitlines()
+    return "".join(f"{prefix}{line}\n" for line in lines).encode()
+
+
+class _LogLines:
+    """Lines of step output behind a coloured prefix, for terminals.
+
+    Plain lines go out as they are: building a Text per line, as Rich would, costs about
+    twenty times more, and output arrives from the thread that reads the step's pipe. Lines
+    with colours or other control characters are decoded by Rich, which keeps colours and
+    drops cursor movements that would disturb the live table.
+    """
+
+    def __init__(self, prefix: str, style: Style, lines: list[str]) -> None:
+        self.prefix = prefix
+        self.style = style
+        self.lines = lines
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        newline = Segment.line()
+        for line in self.lines:
+            yield Segment(self.prefix, self.style)
+            if line.isprintable():
+                yield Segment(line)
+            else:
+                yield from Text.from_ansi(line, end="").render(console, end="")
+            yield newline
 
 
 class _StatusTable:
@@ -135,21 +180,16 @@ class ConsoleDisplay(RunListener):
     # ---- rendering ----------------------------------------------------------------------
 
     def _emit(self, step: StepSpec, complete: bytes) -> None:
+        """Print whole lines (`complete` ends with a newline), each behind the step's prefix."""
         prefix = f"[{step.name[: self._prefix_width]:<{self._prefix_width}}] "
-        lines = complete.decode("utf-8", errors="replace").splitlines()
         if self._live is None and self._out is not None and not self.console.is_terminal:
-            # Plain output (pipes, CI): bytes straight through, no markup or styling cost.
-            self._out.write("".join(f"{prefix}{line}\n" for line in lines).encode())
+            # Plain output (pipes, CI): no markup or styling cost.
+            self._out.write(_prefixed(prefix, complete))
             self._out.flush()
             return
-        text = Text()
-        colour = self._colours.get(step.id, "cyan")
-        for line in lines:
-            text.append(prefix, colour)
-            text.append_text(Text.from_ansi(line))
-            text.append("\n")
-        text.rstrip()
-        self._print(text)
+        lines = complete.decode("utf-8", errors="replace").splitlines()
+        style = Style.parse(self._colours.get(step.id, "cyan"))
+        self._print(_LogLines(prefix, style, lines))
 
     def _print(self, renderable: RenderableType) -> None:
         if self._out is not None and self._live is None:
@@ -184,11 +224,11 @@ def summary_table(plan: Plan, result: PipelineResult) -> Table:
     for step in plan.steps():
         step_result = result.steps[step.id]
         icon, style = _STYLE[step_result.status]
-        table.add_row(
+        table.add_row(  # Text, not str: step names and reasons are not markup
             str(step.number),
-            step.name,
+            Text(step.name),
             Text(f"{icon} {step_result.status.value}", style),
             format_seconds(step_result.duration),
-            step_result.reason,
+            Text(step_result.reason),
         )
     return table
