@@ -9,8 +9,12 @@ from pathlib import Path
 import pytest
 
 GIT_IDENTITY = [
-    "-c", "user.name=Shipline Test", "-c", "user.email=test@shipline.invalid",
-    "-c", "commit.gpgsign=false",
+    "-c",
+    "user.name=Shipline Test",
+    "-c",
+    "user.email=test@shipline.invalid",
+    "-c",
+    "commit.gpgsign=false",
 ]
 
 
