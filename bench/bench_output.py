@@ -231,6 +231,8 @@ def main() -> int:
             ("bare-pipe", "bare: bash -c 'cat FILE | cat > out'", lambda: bare(piped, out)),
             ("ship-cat", "shipline: step `cat FILE`", lambda: engine(cat_repo, check_cat_log)),
             ("bare-gen", "bare: bash -c 'head | base64 > out'", lambda: bare(generate, out)),
+            ("bare-gen-pipe", "bare: bash -c 'head | base64 | cat > out'",
+             lambda: bare(f"{generate} | cat", out)),
             ("ship-gen", "shipline: step `head | base64`", lambda: engine(gen_repo, check_gen_log)),
             ("cli-quiet", "CLI: shipline run -q, `cat FILE`", lambda: cli_run(cat_repo, cli, True)),
             ("terminal", "CLI display on a terminal (in-process)", lambda: terminal_display(text)),
@@ -250,6 +252,7 @@ def main() -> int:
     t = {key: median(values) for key, values in times.items()}
     mb = size / 1_000_000
     baseline_of = {"ship-cat": "bare-cat", "ship-gen": "bare-gen", "bare-pipe": "bare-cat"}
+    baseline_of |= {"bare-gen-pipe": "bare-gen"}
     baseline_of |= {"cli-quiet": "bare-cat", "cli-shown": "bare-cat"}
     rows = []
     for key, label, _ in runs:
@@ -271,6 +274,10 @@ def main() -> int:
             # baseline that also moves the bytes through a pipe (`cat > out` copies in-kernel).
             "`cat FILE`, output only vs `cat FILE | cat > out`",
             (t["ship-cat"] - t["ship-empty"]) / (t["bare-pipe"] - t["bare-empty"]),
+        ),
+        (
+            "`head | base64`, output only vs `head | base64 | cat > out`",
+            (t["ship-gen"] - t["ship-empty"]) / (t["bare-gen-pipe"] - t["bare-empty"]),
         ),
     ]
     for what, factor in judged:

@@ -62,7 +62,7 @@ class StepRunner:
         self.context.log_dir.mkdir(parents=True, exist_ok=True)
         self.listener.step_started(step)
         assert result.log_path is not None
-        with open(result.log_path, "wb") as log:
+        with open(result.log_path, "wb", buffering=0) as log:
             outcome = self._run_logged(step, artifact_stores, log, result)
         result.finished_at = time.time()
         result.exit_code = outcome.exit_code

@@ -6,8 +6,10 @@ overhead low while every step still gets its own writable tree with a working `.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,20 @@ class StepDirs:
         return cls(root, root / "build", root / "home", root / "tmp", root / "meta")
 
 
+def _copy_file(source: str, target: str) -> None:
+    """Git objects never change once written, so steps may share them; the rest is copied.
+
+    Timestamps are not copied: git notices the new inodes anyway and refreshes its index.
+    """
+    if f"{os.sep}.git{os.sep}objects{os.sep}" in source:
+        try:
+            os.link(source, target)
+            return
+        except OSError:
+            pass
+    shutil.copy(source, target)
+
+
 class WorkspaceFactory:
     """Creates and removes step workspaces for one pipeline run."""
 
@@ -47,6 +63,7 @@ class WorkspaceFactory:
         self.run_dir = run_dir
         self._templates: dict[tuple[int | None, bool], Path] = {}
         self._lock = threading.Lock()
+        self._removers: list[threading.Thread] = []
 
     def create(self, step_id: str, clone: CloneSpec) -> StepDirs:
         dirs = StepDirs.under(self.run_dir / "steps" / step_id)
@@ -56,7 +73,9 @@ class WorkspaceFactory:
             for path in (dirs.home, dirs.tmp, dirs.meta):
                 path.mkdir(parents=True)
             if clone.enabled:
-                shutil.copytree(self._template(clone), dirs.clone, symlinks=True)
+                shutil.copytree(
+                    self._template(clone), dirs.clone, symlinks=True, copy_function=_copy_file
+                )
             else:
                 dirs.clone.mkdir()
         except OSError as exc:
@@ -64,11 +83,28 @@ class WorkspaceFactory:
         return dirs
 
     def destroy(self, dirs: StepDirs) -> None:
-        shutil.rmtree(dirs.root, ignore_errors=True)
+        """Remove a step's directory; the deleting happens off the step's critical path."""
+        trash = self.run_dir / "trash" / uuid.uuid4().hex
+        try:
+            trash.parent.mkdir(parents=True, exist_ok=True)
+            dirs.root.rename(trash)
+        except OSError:
+            shutil.rmtree(dirs.root, ignore_errors=True)
+            return
+        remover = threading.Thread(
+            target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True}, daemon=True
+        )
+        remover.start()
+        with self._lock:
+            self._removers.append(remover)
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.run_dir / "templates", ignore_errors=True)
-        shutil.rmtree(self.run_dir / "steps", ignore_errors=True)
+        with self._lock:
+            removers, self._removers = self._removers, []
+        for remover in removers:
+            remover.join()
+        for name in ("templates", "steps", "trash"):
+            shutil.rmtree(self.run_dir / name, ignore_errors=True)
 
     def _template(self, clone: CloneSpec) -> Path:
         key = (clone.depth, clone.lfs)
@@ -87,7 +123,7 @@ class WorkspaceFactory:
         path.mkdir(parents=True)
         url = src.repo.resolve().as_uri()
         try:
-            git(["init", "-q"], path)
+            git(["init", "-q", "--template="], path)  # no sample hooks to copy per step
             depth = ["--depth", str(clone.depth)] if clone.depth else []
             git(["fetch", "-q", "--no-tags", *depth, url, src.commit], path)
             if src.branch:
@@ -97,6 +133,7 @@ class WorkspaceFactory:
             if src.tag:
                 git(["tag", src.tag, "FETCH_HEAD"], path)
             git(["remote", "add", "origin", url], path)
+            (path / ".git" / "FETCH_HEAD").unlink(missing_ok=True)
             if clone.lfs:
                 lfs = git(["lfs", "version"], path, check=False)
                 if lfs.strip():
