@@ -258,7 +258,7 @@ def test_piped_output_keeps_long_lines_and_odd_bytes_whole(make_repo: MakeRepo, 
         "          - printf 'caf\\xc3\\xa9 \\xff\\xfe raw\\n'\n"
     )
 
-    proc = cli.run("run", cwd=repo)
+    proc = cli.run("run", "--executor", "shell", cwd=repo)
 
     assert proc.returncode == 0, proc.stderr
     assert f"\n[Build] {long_word}\n" in proc.stdout

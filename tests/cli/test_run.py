@@ -390,7 +390,7 @@ def test_unknown_executor_exits_2(make_repo: MakeRepo, cli: Cli) -> None:
     proc = cli.run("run", "--executor", "kubernetes", cwd=repo)
 
     assert proc.returncode == 2
-    assert "executor 'kubernetes' is not available" in proc.stderr
+    assert "unknown executor 'kubernetes'; choose one of auto, docker, shell" in proc.stderr
 
 
 def test_not_a_git_repository_exits_2(cli: Cli, tmp_path: Path) -> None:

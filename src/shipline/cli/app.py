@@ -22,7 +22,7 @@ from shipline.engine import PipelineEngine, PipelineStatus
 from shipline.errors import ShiplineError
 from shipline.local import LocalRequest, prepare
 from shipline.plan import NoPipeline
-from shipline.run.shell import ShellExecutor
+from shipline.run.choice import choose_executor
 
 app = typer.Typer(
     name="shipline",
@@ -136,8 +136,22 @@ def run(
     pull_request: PrOpt = None,
     var: VarOpt = None,
     executor: Annotated[
-        str, typer.Option("--executor", "-e", help="shell (docker comes next).")
-    ] = "shell",
+        str,
+        typer.Option(
+            "--executor",
+            "-e",
+            help="auto: Docker for steps with an image when an engine answers, else this "
+            "machine's shell; docker; shell.",
+        ),
+    ] = "auto",
+    docker_host_daemon: Annotated[
+        bool,
+        typer.Option(
+            "--docker-host-daemon",
+            help="Give steps that use the docker service this machine's Docker daemon instead "
+            "of one of their own (trusted repositories only).",
+        ),
+    ] = False,
     manual: Annotated[
         bool, typer.Option("--manual", help="Also run manual steps instead of pausing.")
     ] = False,
@@ -154,11 +168,6 @@ def run(
     """Run the pipeline for this repository locally. Exit 0 passed, 1 failed, 2 invalid file."""
     one_event(branch, tag, custom, pull_request)
     err = _error_console()
-    if executor != "shell":
-        err.print(
-            f"[red]error:[/] executor '{escape(executor)}' is not available; use --executor shell"
-        )
-        raise typer.Exit(EXIT_INVALID)
     request = LocalRequest(
         repo=repo,
         branch=branch,
@@ -183,8 +192,12 @@ def run(
         raise typer.Exit(EXIT_PASSED)
     assert local.context is not None
     the_plan = local.plan
-    shell = ShellExecutor()
-    for note in [*local.notes, *shell.preflight(the_plan)]:
+    try:
+        chosen, executor_notes = choose_executor(executor, host_daemon=docker_host_daemon)
+    except ShiplineError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(EXIT_INVALID) from exc
+    for note in [*local.notes, *executor_notes, *chosen.preflight(the_plan)]:
         err.print(f"[yellow]note:[/] {escape(note)}")
     console = Console(highlight=False, soft_wrap=True)
     console.print(
@@ -194,19 +207,23 @@ def run(
     )
     console.print(f"[dim]why: {escape(the_plan.reason)}[/]")
     display = ConsoleDisplay(console, the_plan, show_logs=not quiet)
-    engine = PipelineEngine(the_plan, local.context, shell, display)
-    previous = signal.getsignal(signal.SIGINT)
+    engine = PipelineEngine(the_plan, local.context, chosen, display)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def on_interrupt(signum: int, frame: object) -> None:
+        # Steps run in sessions of their own (and containers), so the terminal's Ctrl-C does
+        # not reach them: stop them here, and let the engine clean up.
         err.print("\n[yellow]stopping: cancelling running steps…[/]")
         engine.cancel()
 
-    signal.signal(signal.SIGINT, on_interrupt)
+    for sig in previous:
+        signal.signal(sig, on_interrupt)
     try:
         with display:
             result = engine.run()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     console.print(summary_table(the_plan, result), soft_wrap=False)
     console.print(f"[dim]logs: {escape(str(local.context.log_dir))}[/]")
     if result.status is PipelineStatus.PAUSED and result.paused_before:

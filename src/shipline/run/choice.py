@@ -30,11 +30,15 @@ class PerStepExecutor:
             if any(step.image for step in plan.steps()):
                 notes.append("no Docker engine answers: every step runs on this machine's shell")
             return notes + self.shell.preflight(plan)
-        notes = self.docker.preflight(plan)
-        notes = [n for n in notes if "names no image" not in n]
-        for step in plan.steps():
-            if step.image is None:
-                notes.append(f"step '{step.name}' names no image: it runs on this machine's shell")
+        notes = [n for n in self.docker.preflight(plan) if "names no image" not in n]
+        steps = list(plan.steps())
+        on_shell = [step for step in steps if step.image is None]
+        if on_shell and len(on_shell) == len(steps):
+            notes.append("no step names an image: every step runs on this machine's shell")
+        else:
+            notes += [
+                f"step '{s.name}' names no image: it runs on this machine's shell" for s in on_shell
+            ]
         return notes
 
     def prepare(self, job: StepJob) -> None:
@@ -47,8 +51,10 @@ class PerStepExecutor:
         self.executor_for(job.step).destroy(job)
 
 
-def choose_executor(name: str) -> tuple[Executor, list[str]]:
+def choose_executor(name: str, *, host_daemon: bool = False) -> tuple[Executor, list[str]]:
     """Build the executor `--executor NAME` asks for; notes explain any fallback.
+
+    `host_daemon`: steps using the docker service get this machine's daemon (trusted only).
 
     Raises ExecutorError when `docker` is asked for and no engine answers.
     """
@@ -60,7 +66,7 @@ def choose_executor(name: str) -> tuple[Executor, list[str]]:
     from shipline.run.docker import DockerExecutor  # the Docker SDK loads only when needed
 
     try:
-        docker = DockerExecutor()
+        docker = DockerExecutor(host_daemon_for_docker=host_daemon)
     except ExecutorError as exc:
         if name == "docker":
             raise
