@@ -23,15 +23,8 @@ def labels_for(step_id: str, role: str) -> dict[str, str]:
     return {MANAGED: "true", OWNER: owner_id(), STEP: step_id, ROLE: role}
 
 
-def owner_alive(owner: str) -> bool:
-    """False when `owner` names a process on this host that no longer exists."""
-    host, _, pid_text = owner.rpartition(":")
-    if host != socket.gethostname():
-        return True  # another machine's objects are not ours to judge
-    try:
-        pid = int(pid_text)
-    except ValueError:
-        return False
+def pid_alive(pid: int) -> bool:
+    """Does a process with this pid exist on this host (whoever owns it)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -39,6 +32,17 @@ def owner_alive(owner: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def owner_alive(owner: str) -> bool:
+    """False when `owner` names a process on this host that no longer exists."""
+    host, _, pid_text = owner.rpartition(":")
+    if host != socket.gethostname():
+        return True  # another machine's objects are not ours to judge
+    try:
+        return pid_alive(int(pid_text))
+    except ValueError:
+        return False
 
 
 def sweep_leftovers(client: docker.DockerClient) -> list[str]:

@@ -28,7 +28,7 @@ import docker
 import docker.errors
 
 from shipline.errors import ExecutorError
-from shipline.run.docker.labels import owner_alive, owner_id
+from shipline.run.docker.labels import owner_alive, owner_id, pid_alive
 
 DEFAULT_ROOT = Path(os.environ.get("SHIPLINE_STEP_DAEMON_ROOT", "/var/lib/shipline/step-daemons"))
 START_TIMEOUT_SECONDS = 30.0
@@ -78,16 +78,6 @@ def _mounts_under(path: Path) -> list[str]:
         return []
     points = [line.split()[1] for line in lines if len(line.split()) > 1]
     return sorted((p for p in points if p == prefix or p.startswith(prefix + "/")), reverse=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class StepDaemon:
@@ -174,7 +164,7 @@ def remove_daemon_root(root: Path) -> None:
     for pidfile in (root / "run" / "docker.pid", *root.glob("exec/**/containerd.pid")):
         with contextlib.suppress(OSError, ValueError):
             pid = int(pidfile.read_text().strip())
-            if _pid_alive(pid):
+            if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
     for point in _mounts_under(root):
         subprocess.run(["umount", "-l", point], capture_output=True, check=False)
