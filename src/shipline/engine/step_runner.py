@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -152,15 +153,19 @@ class StepRunner:
                 self.workspaces.destroy(dirs)
 
     def _cache_locations(
-        self, step: StepSpec, dirs: StepDirs, message: object
+        self, step: StepSpec, dirs: StepDirs, message: Callable[[str], None]
     ) -> list[CacheLocation]:
         locations = []
+        absolute_root = dirs.absolute if self.executor.mounts_absolute_paths(step) else None
         for spec in step.caches:
             if spec.name == "docker":
-                continue  # the Docker executor's layer cache
-            target = resolve_target(spec, dirs.clone, dirs.home)
+                message(
+                    "cache docker: Docker layer caching is not supported; "
+                    "each step's Docker daemon starts with no images"
+                )
+                continue
+            target = resolve_target(spec, dirs.clone, dirs.home, absolute_root)
             if target is None:
-                assert callable(message)
                 message(f"cache {spec.name}: absolute path {spec.path} is skipped on this executor")
                 continue
             locations.append(CacheLocation(spec, cache_key(spec, dirs.clone), target))

@@ -30,17 +30,20 @@ def cache_key(spec: CacheSpec, clone_dir: Path) -> str:
     return f"{spec.name}-{digest.hexdigest()[:16]}"
 
 
-def resolve_target(spec: CacheSpec, clone_dir: Path, home_dir: Path) -> Path | None:
-    """Where the cache lives for a host-shell step: `~` is the step's private home.
+def resolve_target(
+    spec: CacheSpec, clone_dir: Path, home_dir: Path, absolute_root: Path | None = None
+) -> Path | None:
+    """Where the cache lives on the host: `~` is the step's private home.
 
-    Absolute paths outside the workspace are refused (None): restoring them would write into
-    the host's own directories.
+    An absolute path maps below `absolute_root` for executors that mount it at that path in
+    the step (Docker); without one it is refused (None): restoring it would write into the
+    host's own directories.
     """
     path = spec.path
     if path.startswith("~"):
         return home_dir / path.removeprefix("~").lstrip("/")
     if path.startswith("/"):
-        return None
+        return absolute_root / path.lstrip("/") if absolute_root is not None else None
     return clone_dir / path.removeprefix("./")
 
 

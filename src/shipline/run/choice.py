@@ -41,6 +41,9 @@ class PerStepExecutor:
             ]
         return notes
 
+    def mounts_absolute_paths(self, step: StepSpec) -> bool:
+        return self.executor_for(step).mounts_absolute_paths(step)
+
     def prepare(self, job: StepJob) -> None:
         self.executor_for(job.step).prepare(job)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from shipline.plan import Plan
+from shipline.plan import Plan, StepSpec
 from shipline.run.executor import OutputSink, StepJob, StepOutcome
 
 
@@ -74,6 +74,9 @@ class FakeExecutor:
 
     def preflight(self, plan: Plan) -> list[str]:
         return []
+
+    def mounts_absolute_paths(self, step: StepSpec) -> bool:
+        return False
 
     def _behaviour(self, job: StepJob) -> FakeBehaviour:
         return self.behaviours.get(job.step.name, FakeBehaviour())

@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 
 from shipline.errors import ExecutorError
-from shipline.plan import PipeCall, Plan
+from shipline.plan import PipeCall, Plan, StepSpec
 from shipline.run.executor import OutputSink, StepJob, StepOutcome
 from shipline.run.process import SupervisedProcess
 from shipline.run.script import render_script, render_wrapper
@@ -90,6 +90,9 @@ class ShellExecutor:
                     f"step '{step.name}' asks for an OIDC token, which a local run cannot issue"
                 )
         return notes
+
+    def mounts_absolute_paths(self, step: StepSpec) -> bool:
+        return False  # an absolute cache path would be the host's own directory
 
     def prepare(self, job: StepJob) -> None:
         meta = job.dirs.meta

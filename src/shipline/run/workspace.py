@@ -35,10 +35,13 @@ class StepDirs:
     home: Path
     tmp: Path
     meta: Path  # Shipline's own files for this step (scripts, exit codes)
+    absolute: Path  # stands for `/` of a container: absolute cache paths live below it
 
     @classmethod
     def under(cls, root: Path) -> StepDirs:
-        return cls(root, root / "build", root / "home", root / "tmp", root / "meta")
+        return cls(
+            root, root / "build", root / "home", root / "tmp", root / "meta", root / "absolute"
+        )
 
 
 def _copy_file(source: str, target: str) -> None:

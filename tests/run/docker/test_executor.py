@@ -377,3 +377,28 @@ pipelines:
     assert ran.result.status is PipelineStatus.FAILED
     assert "service 'broken' stopped (exit code 3)" in reason
     assert "config file missing" in reason
+
+
+def test_absolute_cache_paths_are_mounted_and_the_docker_cache_says_it_is_not_kept(
+    run_pipeline: Callable[..., Any], executor: DockerExecutor, make_repo: Callable[..., Path]
+) -> None:
+    pipeline = f"""
+image: {BUSYBOX}
+definitions:
+  caches:
+    toolchain: /opt/toolchain
+pipelines:
+  default:
+    - step:
+        name: Absolute
+        caches: [toolchain, docker]
+        script:
+          - test -f /opt/toolchain/stamp && echo "toolchain hit $(cat /opt/toolchain/stamp)" || true
+          - mkdir -p /opt/toolchain && echo "$BITBUCKET_BUILD_NUMBER" > /opt/toolchain/stamp
+"""
+    repo = make_repo(pipeline)
+    first = run_pipeline(pipeline, executor, repo=repo)
+    assert first.result.status is PipelineStatus.PASSED, first.logs
+    assert "cache docker: Docker layer caching is not supported" in first.logs["Absolute"]
+    second = run_pipeline(pipeline, executor, repo=repo)
+    assert "toolchain hit 1" in second.logs["Absolute"]

@@ -196,6 +196,9 @@ class DockerExecutor:
                 )
         return notes
 
+    def mounts_absolute_paths(self, step: StepSpec) -> bool:
+        return True
+
     # ---- lifecycle ------------------------------------------------------------------
 
     def prepare(self, job: StepJob) -> None:
@@ -369,11 +372,18 @@ class DockerExecutor:
             str(job.dirs.meta): {"bind": META_DIR, "mode": "rw"},
         }
         for cache in step.caches:
+            if cache.name == "docker":
+                continue
             if cache.path.startswith("~"):
                 rel = cache.path.removeprefix("~").lstrip("/")
                 host = job.dirs.home / rel
-                host.mkdir(parents=True, exist_ok=True)
                 volumes[str(host)] = {"bind": f"{home}/{rel}", "mode": "rw"}
+            elif cache.path.startswith("/"):
+                host = job.dirs.absolute / cache.path.lstrip("/")
+                volumes[str(host)] = {"bind": cache.path, "mode": "rw"}
+            else:
+                continue
+            host.mkdir(parents=True, exist_ok=True)
         if image.run_as_user is not None:
             self._hand_over(job, image.run_as_user)
         env = dict(job.env)
@@ -434,7 +444,7 @@ class DockerExecutor:
     @staticmethod
     def _hand_over(job: StepJob, uid: int) -> None:
         """Give the step's files to the user it runs as, so it can change what it was given."""
-        for root in (job.dirs.clone, job.dirs.home, job.dirs.meta):
+        for root in (job.dirs.clone, job.dirs.home, job.dirs.meta, job.dirs.absolute):
             for dirpath, dirnames, filenames in os.walk(root):
                 for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
                     with contextlib.suppress(OSError):
