@@ -117,7 +117,13 @@ def prepare(request: LocalRequest, *, dry_run: bool = False) -> LocalRun:
         base = pr.destination
     changed = changed_files(repo, commit.sha, base)
     run.context = RunContext(
-        source=SourceRef(repo, commit.sha, branch=pr.source if pr else branch, tag=request.tag),
+        source=SourceRef(
+            repo,
+            commit.sha,
+            branch=pr.source if pr else branch,
+            tag=request.tag,
+            merge_branch=pr.destination if pr else None,
+        ),
         identity=RunIdentity(
             commit=commit.sha,
             build_number=build_number,

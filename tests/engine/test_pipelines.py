@@ -923,3 +923,52 @@ pipelines:
     statuses = {s.name: ran.result.steps[s.id].status.value for s in ran.plan.steps()}
     assert statuses == {"Build": "passed", "Publish docs": "skipped", "After": "passed"}
     assert ran.result.status.value == "passed"
+
+
+PR_PIPELINE = """
+pipelines:
+  pull-requests:
+    '**':
+      - step:
+          name: Check merge
+          script:
+            - cat from-main.txt from-feature.txt
+            - git log --oneline -3
+"""
+
+
+def test_pull_request_runs_on_the_merge_of_the_destination_into_the_source(
+    run_pipeline: Any, make_repo: Any, commit: Any, git_in: Any
+) -> None:
+    """Bitbucket merges the destination branch into the working branch before it runs."""
+    repo = make_repo(PR_PIPELINE)
+    git_in(repo, "checkout", "-q", "-b", "feature/x")
+    commit(repo, {"from-feature.txt": "feature work\n"})
+    git_in(repo, "checkout", "-q", "main")
+    commit(repo, {"from-main.txt": "main moved on\n"})
+    git_in(repo, "checkout", "-q", "feature/x")
+
+    ran = run_pipeline(repo=repo, pull_request=("7", "feature/x", "main"))
+
+    log = ran.logs["Check merge"]
+    assert ran.result.status.value == "passed", log
+    assert "main moved on" in log
+    assert "feature work" in log
+
+
+def test_a_pull_request_that_does_not_merge_stops_with_the_conflicting_files(
+    run_pipeline: Any, make_repo: Any, commit: Any, git_in: Any
+) -> None:
+    repo = make_repo(PR_PIPELINE, files={"shared.txt": "base\n"})
+    git_in(repo, "checkout", "-q", "-b", "feature/y")
+    commit(repo, {"shared.txt": "feature version\n"})
+    git_in(repo, "checkout", "-q", "main")
+    commit(repo, {"shared.txt": "main version\n"})
+    git_in(repo, "checkout", "-q", "feature/y")
+
+    ran = run_pipeline(repo=repo, pull_request=("8", "feature/y", "main"))
+
+    step = ran.result.steps[ran.plan.items[0].id]
+    assert ran.result.status.value == "failed"
+    assert "merging destination branch 'main' into the pull request failed" in step.reason
+    assert "shared.txt" in step.reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,6 @@ _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
 
 def git(args: list[str], cwd: Path, *, check: bool = True) -> str:
     """Run `git ARGS` in `cwd` and return stdout; raise GitError with git's message on failure."""
-    import os
-
     env = {**os.environ, **_GIT_ENV}
     proc = subprocess.run(
         ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
@@ -23,6 +22,13 @@ def git(args: list[str], cwd: Path, *, check: bool = True) -> str:
         message = proc.stderr.strip() or proc.stdout.strip() or f"exit code {proc.returncode}"
         raise GitError(f"git {' '.join(args)}: {message}")
     return proc.stdout
+
+
+def git_ok(args: list[str], cwd: Path) -> bool:
+    """Run `git ARGS` and say whether it succeeded (for commands whose failure is an answer)."""
+    env = {**os.environ, **_GIT_ENV}
+    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, check=False)
+    return proc.returncode == 0
 
 
 @dataclass(frozen=True)

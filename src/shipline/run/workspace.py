@@ -15,7 +15,7 @@ from pathlib import Path
 
 from shipline.errors import GitError, WorkspaceError
 from shipline.plan import CloneSpec
-from shipline.run.git import git
+from shipline.run.git import git, git_ok
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,13 @@ class SourceRef:
     commit: str
     branch: str | None = None
     tag: str | None = None
+    merge_branch: str | None = None  # pull requests: the destination, merged in first
+
+
+_MERGE_IDENTITY = [
+    "-c", "user.name=Shipline", "-c", "user.email=pipelines@shipline.invalid",
+    "-c", "commit.gpgsign=false",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,8 @@ class WorkspaceFactory:
             if src.tag:
                 git(["tag", src.tag, "FETCH_HEAD"], path)
             git(["remote", "add", "origin", url], path)
+            if src.merge_branch:
+                self._merge_destination(path, url, src.merge_branch, depth)
             (path / ".git" / "FETCH_HEAD").unlink(missing_ok=True)
             if clone.lfs:
                 lfs = git(["lfs", "version"], path, check=False)
@@ -143,3 +152,37 @@ class WorkspaceFactory:
                     git(["lfs", "pull", "origin"], path, check=False)
         except GitError as exc:
             raise WorkspaceError(f"cannot clone commit {src.commit[:12]}: {exc}") from exc
+
+    @staticmethod
+    def _merge_destination(path: Path, url: str, destination: str, depth: list[str]) -> None:
+        """As Bitbucket does for pull requests: merge the destination branch in before any
+        step runs; a merge that fails stops the pipeline."""
+        tracking = f"refs/remotes/origin/{destination}"
+        try:
+            git(
+                ["fetch", "-q", "--no-tags", *depth, url, f"refs/heads/{destination}:{tracking}"],
+                path,
+            )
+        except GitError as exc:
+            raise WorkspaceError(
+                f"pull request destination branch '{destination}' not found: {exc}"
+            ) from exc
+        merge = [*_MERGE_IDENTITY, "merge", "-q", "--no-edit", tracking]
+        if git_ok(merge, path):
+            return
+        conflicts = git(["diff", "--name-only", "--diff-filter=U"], path, check=False).split()
+        git_ok(["merge", "--abort"], path)
+        if not conflicts and depth:
+            # No common history within the shallow clone: fetch all of it and try again.
+            git_ok(
+                ["fetch", "-q", "--unshallow", url, f"refs/heads/{destination}:{tracking}"], path
+            )
+            if git_ok(merge, path):
+                return
+            conflicts = git(["diff", "--name-only", "--diff-filter=U"], path, check=False).split()
+            git_ok(["merge", "--abort"], path)
+        what = f"conflicts in {', '.join(conflicts)}" if conflicts else "no common history"
+        raise WorkspaceError(
+            f"merging destination branch '{destination}' into the pull request failed ({what}); "
+            "the pipeline stops, as on Bitbucket"
+        )
