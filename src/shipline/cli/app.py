@@ -13,10 +13,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from shipline import __version__
+from shipline.cli.client import login, repo_app
 from shipline.cli.diagnostics import print_diagnostics
 from shipline.cli.display import ConsoleDisplay, summary_table
 from shipline.cli.options import one_event, parse_pull_request, parse_variables
 from shipline.cli.plan_render import plan_json, plan_tree
+from shipline.cli.serve import serve
 from shipline.config import DEFAULT_FILENAME, load_file
 from shipline.engine import PipelineEngine, PipelineStatus
 from shipline.errors import ShiplineError
@@ -244,6 +246,11 @@ def run(
 def _error_console() -> Console:
     # soft_wrap: messages stay on one line in logs and pipes instead of breaking at 80 columns.
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+app.command()(serve)
+app.command()(login)
+app.add_typer(repo_app, name="repo")
 
 
 def main() -> None:
