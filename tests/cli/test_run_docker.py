@@ -96,10 +96,8 @@ def test_kill_9_mid_step_then_the_next_run_sweeps_the_leftovers(
     assert after.returncode == 0, after.stdout + after.stderr
     assert _owned_by(engine, proc.pid) == []
     assert not any(d.exists() for d in daemons)
-    # Other Shipline processes (parallel test workers) sweep too; when this run was the one
-    # that found the leftovers, it says what it removed.
-    if "removed leftovers of an interrupted run" in after.stderr:
-        assert all(name in after.stderr for name in leftovers), after.stderr
+    # Other Shipline processes (parallel test workers) sweep too, so which run removed what
+    # varies; that nothing is left once the next run has started does not.
 
 
 def test_ctrl_c_stops_the_step_and_leaves_no_container(

@@ -69,38 +69,28 @@ class Served:
         return "".join(self.lines)
 
 
-@pytest.fixture
-def served(tmp_path: Path, database_url: str) -> Iterator[Served]:
-    """`shipline serve` as a user starts it, on a free loopback port."""
-    port = _free_port()
-    data_dir = tmp_path / "server-data"
+def start_server(
+    data_dir: Path, database_url: str, port: int, admin_token: str | None = None
+) -> Served:
+    """`shipline serve` as a user starts it; `admin_token` when it is not the first start."""
     shipline = Path(sys.executable).with_name("shipline")
     process = subprocess.Popen(
-        [
-            str(shipline),
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-            "--database-url",
-            database_url,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        [str(shipline), "serve", "--data-dir", str(data_dir), "--port", str(port),
+         "--database-url", database_url],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "NO_COLOR": "1"},
-    )
+    )  # fmt: skip
     assert process.stdout is not None
-    token = None
+    token = admin_token
     deadline = time.monotonic() + 30
-    for line in process.stdout:
-        match = re.search(r"admin token: (shp_\S+)", line)
-        if match:
-            token = match.group(1)
-            break
-        if time.monotonic() > deadline:
-            break
+    if token is None:
+        for line in process.stdout:
+            match = re.search(r"admin token: (shp_\S+)", line)
+            if match:
+                token = match.group(1)
+                break
+            if time.monotonic() > deadline:
+                break
     lines: list[str] = []
     # Keep reading: a server whose output pipe fills up would stop answering.
     threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
@@ -114,9 +104,49 @@ def served(tmp_path: Path, database_url: str) -> Iterator[Served]:
     if token is None:
         process.kill()
         pytest.fail("shipline serve printed no admin token")
-    yield Served(url, token, data_dir, process, lines)
-    process.terminate()
+    return Served(url, token, data_dir, process, lines)
+
+
+def stop_server(served: Served) -> None:
+    served.process.terminate()
     try:
-        process.wait(10)
+        served.process.wait(10)
     except subprocess.TimeoutExpired:
-        process.kill()
+        served.process.kill()
+
+
+@pytest.fixture
+def served(tmp_path: Path, database_url: str) -> Iterator[Served]:
+    """A `shipline serve` process on a free loopback port."""
+    server = start_server(tmp_path / "server-data", database_url, _free_port())
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture
+def free_port() -> int:
+    return _free_port()
+
+
+@dataclass
+class Servers:
+    """Start and stop `shipline serve` processes on one data directory and database."""
+
+    data_dir: Path
+    database_url: str
+    port: int
+    started: list[Served]
+
+    def start(self, admin_token: str | None = None) -> Served:
+        server = start_server(self.data_dir, self.database_url, self.port, admin_token)
+        self.started.append(server)
+        return server
+
+
+@pytest.fixture
+def servers(tmp_path: Path, database_url: str) -> Iterator[Servers]:
+    pool = Servers(tmp_path / "server-data", database_url, _free_port(), [])
+    yield pool
+    for server in pool.started:
+        if server.process.poll() is None:
+            stop_server(server)

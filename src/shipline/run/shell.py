@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 from shipline.errors import ExecutorError
 from shipline.plan import PipeCall, Plan, StepSpec
@@ -50,6 +53,37 @@ class ShellStep:
 
     def cancel(self) -> None:
         self.process.cancel()
+
+
+def kill_leftover_steps(root: Path) -> list[int]:
+    """Kill what steps under `root` left running when their supervisor died.
+
+    Two nets: the process groups steps recorded (`meta/pgid`), while their leader still works
+    inside that step's workspace — so a pid reused after a reboot is never touched — and any
+    process whose working directory lies under `root`, which only steps ever use.
+    """
+    targets: set[int] = set()
+    for pgid_file in root.glob("**/meta/pgid"):
+        try:
+            pgid = int(pgid_file.read_text().strip())
+            cwd = Path(os.readlink(f"/proc/{pgid}/cwd"))
+        except (OSError, ValueError):
+            continue
+        if cwd.is_relative_to(pgid_file.parent.parent):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+                targets.add(pgid)
+    resolved = root.resolve()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")).is_relative_to(resolved):
+                os.kill(int(entry.name), signal.SIGKILL)
+                targets.add(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return sorted(targets)
 
 
 class ShellExecutor:
@@ -120,6 +154,8 @@ class ShellExecutor:
             )
         except OSError as exc:
             raise ExecutorError(f"cannot start {self.bash}: {exc}") from exc
+        # Lets whoever restarts after a crash find (and end) what this step left running.
+        (job.dirs.meta / "pgid").write_text(str(process.pid))
         return ShellStep(job, process, output)
 
     def destroy(self, job: StepJob) -> None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 
 from shipline import __version__
+from shipline.run.choice import choose_executor
 from shipline.server import git_http
-from shipline.server.api import routes
+from shipline.server.api import pipelines, routes
 from shipline.server.settings import ServerSettings
 from shipline.server.state import ServerState
 from shipline.server.tokens import bootstrap_admin
+from shipline.server.worker import Workers
 from shipline.store.db import Database
+
+logger = logging.getLogger(__name__)
 
 
 def prepare_server(settings: ServerSettings) -> tuple[ServerState, str | None]:
@@ -24,7 +30,13 @@ def prepare_server(settings: ServerSettings) -> tuple[ServerState, str | None]:
     db.migrate()
     with db.session() as session:
         token = bootstrap_admin(session)
-    return ServerState(settings, db), token
+    state = ServerState(settings, db)
+    executor, notes = choose_executor(settings.executor)
+    for note in notes:
+        logger.warning("%s", note)
+    state.workers = Workers(state, executor, settings.concurrency)
+    state.workers.recover()
+    return state, token
 
 
 def create_app(state: ServerState) -> FastAPI:
@@ -38,5 +50,6 @@ def create_app(state: ServerState) -> FastAPI:
     )
     app.state.shipline = state
     app.include_router(routes.router)
+    app.include_router(pipelines.router)
     app.include_router(git_http.router)
     return app

@@ -57,6 +57,10 @@ async def git_http(name: str, path: str, request: Request, state: StateDep) -> R
         "REMOTE_ADDR": request.client.host if request.client else "",
         "GIT_HTTP_MAX_REQUEST_BUFFER": "100M",
         "PATH": "/usr/local/bin:/usr/bin:/bin",
+        # For the post-receive hook, which reports the pushed refs back to this server.
+        "SHIPLINE_REPO": name,
+        "SHIPLINE_HOOK_URL": state.hook_url,
+        "SHIPLINE_HOOK_SECRET": state.hook_secret,
     }
     if encoding := request.headers.get("content-encoding"):
         env["HTTP_CONTENT_ENCODING"] = encoding

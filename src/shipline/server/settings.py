@@ -14,6 +14,8 @@ class ServerSettings:
     database_url: str | None = None  # default: SQLite in the data directory
     host: str = "127.0.0.1"
     port: int = 8000
+    executor: str = "auto"  # as `shipline run --executor`
+    concurrency: int = 2  # pipelines run at once by the embedded workers
 
     @property
     def url(self) -> str:

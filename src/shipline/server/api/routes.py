@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -10,6 +12,7 @@ from shipline import __version__
 from shipline.run.git import git
 from shipline.server.api.schemas import Health, Me, RepositoryCreate, RepositoryOut
 from shipline.server.auth import Developer, Viewer
+from shipline.server.hook import hook_script
 from shipline.server.state import ServerState, StateDep
 from shipline.store.models import Repository
 
@@ -54,6 +57,9 @@ def create_repo(body: RepositoryCreate, state: StateDep, _: Developer) -> Reposi
             state.settings.repos_dir.mkdir(parents=True, exist_ok=True)
             git(["init", "-q", "--bare", "--initial-branch=main", str(path)], path.parent)
             git(["config", "http.receivepack", "true"], path)
+            hook = path / "hooks" / "post-receive"
+            hook.write_text(hook_script(sys.executable))
+            hook.chmod(0o755)
             return _out(state, repository)
     except IntegrityError as exc:
         raise HTTPException(

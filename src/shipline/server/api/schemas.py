@@ -27,3 +27,30 @@ class RepositoryOut(BaseModel):
     name: str
     created_at: dt.datetime
     clone_url: str
+
+
+class StepOut(BaseModel):
+    key: str
+    number: int
+    name: str
+    status: str
+    reason: str
+    exit_code: int | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class PipelineOut(BaseModel):
+    repo: str
+    number: int
+    status: str
+    trigger: str
+    ref_type: str
+    ref_name: str
+    commit: str
+    pipeline: str
+    reason: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    steps: list[StepOut]
