@@ -30,13 +30,18 @@ class TriggerResult:
     message: str  # one line for the pusher
 
 
+def push_event(ref_type: str, ref_name: str, message: str) -> Event:
+    """The event a recorded push stands for (also rebuilt by the worker from the record)."""
+    if ref_type == "tag":
+        return Event(tag=ref_name, commit_message=message)
+    return Event(branch=ref_name, commit_message=message)
+
+
 def _event_for(ref: str, message: str) -> tuple[str, str, Event] | None:
-    if ref.startswith("refs/heads/"):
-        name = ref.removeprefix("refs/heads/")
-        return "branch", name, Event(branch=name, commit_message=message)
-    if ref.startswith("refs/tags/"):
-        name = ref.removeprefix("refs/tags/")
-        return "tag", name, Event(tag=name, commit_message=message)
+    for prefix, ref_type in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
+        if ref.startswith(prefix):
+            name = ref.removeprefix(prefix)
+            return ref_type, name, push_event(ref_type, name, message)
     return None
 
 

@@ -16,13 +16,14 @@ from sqlalchemy import select, update
 
 from shipline.config import DEFAULT_FILENAME, parse_text
 from shipline.engine import PipelineEngine, RunContext, RunListener, StepResult
-from shipline.plan import Event, Plan, StepSpec, compile_plan
+from shipline.plan import Plan, StepSpec, compile_plan
 from shipline.run.environment import RunIdentity
 from shipline.run.executor import Executor
 from shipline.run.git import changed_files, git
 from shipline.run.shell import kill_leftover_steps
 from shipline.run.workspace import SourceRef
 from shipline.server.state import ServerState
+from shipline.server.triggers import push_event
 from shipline.store.models import Pipeline, Repository, Step
 
 logger = logging.getLogger(__name__)
@@ -117,10 +118,7 @@ class Workers:
 
     def _plan(self, repo_dir: Path, pipeline: Pipeline) -> Plan:
         message = git(["log", "-1", "--format=%B", pipeline.commit], repo_dir)
-        if pipeline.ref_type == "tag":
-            event = Event(tag=pipeline.ref_name, commit_message=message)
-        else:
-            event = Event(branch=pipeline.ref_name, commit_message=message)
+        event = push_event(pipeline.ref_type, pipeline.ref_name, message)
         text = git(["show", f"{pipeline.commit}:{DEFAULT_FILENAME}"], repo_dir)
         parsed = parse_text(text)
         assert parsed.file is not None, "the file was valid when the pipeline was recorded"
