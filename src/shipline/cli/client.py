@@ -95,3 +95,64 @@ def repo_list() -> None:
     for repo in call("GET", "/repos"):
         table.add_row(repo["name"], repo["clone_url"], repo["created_at"][:19])
     Console().print(table)
+
+
+def _fetch_text(path: str) -> str:
+    server, token = server_and_token()
+    response = httpx.get(
+        f"{server}/api/v1{path}", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+    if response.status_code >= 400:
+        detail = response.json().get("detail", response.text) if response.content else ""
+        Console(stderr=True).print(f"[red]error:[/] {response.status_code}: {escape(str(detail))}")
+        raise typer.Exit(EXIT_ERROR)
+    return response.text
+
+
+def pipelines(
+    repo: Annotated[str, typer.Argument(help="Repository name.")],
+    limit: Annotated[int, typer.Option("--limit", help="How many, newest first.")] = 20,
+) -> None:
+    """List a repository's pipelines, newest first."""
+    table = Table(
+        "#", "Status", "Ref", "Pipeline", "Commit", "Steps", show_edge=False, header_style="bold"
+    )
+    for pipeline in call("GET", f"/repos/{repo}/pipelines?limit={limit}"):
+        steps = " ".join(f"{s['name']}:{s['status']}" for s in pipeline["steps"])
+        table.add_row(
+            str(pipeline["number"]),
+            pipeline["status"],
+            pipeline["ref_name"],
+            pipeline["pipeline"],
+            pipeline["commit"][:12],
+            steps,
+        )
+    Console().print(table)
+
+
+def logs(
+    target: Annotated[str, typer.Argument(help="REPO#N, e.g. webshop#7.")],
+    step: Annotated[
+        str | None, typer.Argument(help="Step number or name (default: every step).")
+    ] = None,
+) -> None:
+    """Print the logs of a pipeline's steps."""
+    repo, _, number = target.partition("#")
+    if not repo or not number.isdigit():
+        raise typer.BadParameter("expected REPO#N, e.g. webshop#7", param_hint="TARGET")
+    pipeline = call("GET", f"/repos/{repo}/pipelines/{number}")
+    chosen = [
+        s
+        for s in pipeline["steps"]
+        if step is None or step in (str(s["number"]), s["name"], s["key"])
+    ]
+    if not chosen:
+        Console(stderr=True).print(f"[red]error:[/] no step '{escape(step or '')}' in {target}")
+        raise typer.Exit(EXIT_ERROR)
+    for item in chosen:
+        if len(chosen) > 1:
+            print(f"=== {item['number']}. {item['name']} ({item['status']})")
+        if item["status"] in ("pending", "paused", "not run", "skipped"):
+            print(f"(no log: the step is {item['status']})")
+            continue
+        print(_fetch_text(f"/repos/{repo}/pipelines/{number}/steps/{item['key']}/log"), end="")

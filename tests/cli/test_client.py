@@ -1,0 +1,101 @@
+"""Client verbs against a real `shipline serve`: login, repo create/list, pipelines, logs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+IDENTITY = ["-c", "user.name=Pusher", "-c", "user.email=pusher@shipline.invalid"]
+PIPELINE = """
+pipelines:
+  default:
+    - step:
+        name: Build
+        script: [echo "compiled the shop"]
+    - step:
+        name: Test
+        script: [echo "tests are green"]
+"""
+
+
+@pytest.fixture
+def shipline_cli(tmp_path: Path) -> Any:
+    """Runs the console script with its own config directory (never the user's)."""
+    executable = Path(sys.executable).with_name("shipline")
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+    }
+    env.pop("SHIPLINE_SERVER", None)
+    env.pop("SHIPLINE_TOKEN", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(executable), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    return run
+
+
+def test_login_repo_pipelines_and_logs(
+    served: Any, shipline_cli: Any, make_repo: Any, tmp_path: Path
+) -> None:
+    not_yet = shipline_cli("repo", "list")
+    assert not_yet.returncode == 1
+    assert "not logged in" in not_yet.stderr
+
+    login = shipline_cli("login", served.url, "--token", served.admin_token)
+    assert login.returncode == 0, login.stderr
+    assert "as admin (admin)" in login.stdout
+    config = tmp_path / "config" / "shipline" / "client.json"
+    assert oct(config.stat().st_mode & 0o777) == "0o600"  # it holds a token
+
+    created = shipline_cli("repo", "create", "shop")
+    assert created.returncode == 0, created.stderr
+    assert f"{served.url}/git/shop.git" in created.stdout
+    assert "shop" in shipline_cli("repo", "list").stdout
+
+    repo = make_repo(PIPELINE)
+    remote = f"http://x:{served.admin_token}@{served.url.removeprefix('http://')}/git/shop.git"
+    subprocess.run(
+        ["git", *IDENTITY, "push", remote, "HEAD:main"], cwd=repo, check=True, capture_output=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = httpx.get(
+            f"{served.url}/api/v1/repos/shop/pipelines/1",
+            headers={"Authorization": f"Bearer {served.admin_token}"},
+        ).json()
+        if state["status"] == "passed":
+            break
+        time.sleep(0.1)
+
+    listed = shipline_cli("pipelines", "shop")
+    assert listed.returncode == 0, listed.stderr
+    assert "passed" in listed.stdout
+    assert "Build:passed Test:passed" in listed.stdout
+
+    both = shipline_cli("logs", "shop#1")
+    assert "=== 1. Build (passed)" in both.stdout
+    assert "compiled the shop" in both.stdout
+    assert "tests are green" in both.stdout
+    one = shipline_cli("logs", "shop#1", "Test")
+    assert "tests are green" in one.stdout
+    assert "compiled the shop" not in one.stdout
+    missing = shipline_cli("logs", "shop#9")
+    assert missing.returncode == 1
+    assert "404" in missing.stderr
