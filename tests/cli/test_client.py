@@ -99,3 +99,6 @@ def test_login_repo_pipelines_and_logs(
     missing = shipline_cli("logs", "shop#9")
     assert missing.returncode == 1
     assert "404" in missing.stderr
+    finished = shipline_cli("cancel", "shop#1")
+    assert finished.returncode == 1
+    assert "409: shop#1 has already finished (passed)" in finished.stderr

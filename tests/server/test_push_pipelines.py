@@ -127,3 +127,32 @@ def test_an_invalid_pipeline_file_is_reported_to_the_pusher(served: Any, make_re
     assert "bitbucket-pipelines.yml is invalid" in pushed.stderr
     assert "unknown key 'scrpt'" in pushed.stderr
     assert api.get("/repos/broken/pipelines") == []
+
+
+def test_a_running_pipeline_is_cancelled_through_the_api(served: Any, make_repo: Any) -> None:
+    api = Client(served)
+    httpx.post(f"{served.url}/api/v1/repos", json={"name": "long"}, headers=api.headers)
+    repo = make_repo(
+        "pipelines:\n  default:\n    - step:\n        name: Forever\n"
+        "        script: [echo started, sleep 300]\n    - step:\n        name: After\n"
+        "        script: [echo never]\n"
+    )
+    assert _git(repo, "push", api.remote("long"), "HEAD:main").returncode == 0
+    deadline = time.monotonic() + 60
+    while api.get("/repos/long/pipelines/1")["steps"][0]["status"] != "running":
+        assert time.monotonic() < deadline, "the step never started"
+        time.sleep(0.1)
+
+    viewer_denied = httpx.post(f"{served.url}/api/v1/repos/long/pipelines/1/cancel")
+    stopping = httpx.post(f"{served.url}/api/v1/repos/long/pipelines/1/cancel", headers=api.headers)
+    pipeline = api.wait("long", 1, {"cancelled", "failed", "passed"})
+    again = httpx.post(f"{served.url}/api/v1/repos/long/pipelines/1/cancel", headers=api.headers)
+
+    assert viewer_denied.status_code == 401
+    assert stopping.status_code == 202, stopping.text
+    assert pipeline["status"] == "cancelled"
+    assert [(s["name"], s["status"]) for s in pipeline["steps"]] == [
+        ("Forever", "cancelled"),
+        ("After", "not run"),
+    ]
+    assert again.status_code == 409

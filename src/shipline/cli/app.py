@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from shipline import __version__
-from shipline.cli.client import login, logs, pipelines, repo_app
+from shipline.cli.client import cancel, login, logs, pipelines, repo_app
 from shipline.cli.diagnostics import print_diagnostics
 from shipline.cli.display import ConsoleDisplay, summary_table
 from shipline.cli.options import one_event, parse_pull_request, parse_variables
@@ -252,6 +252,7 @@ app.command()(serve)
 app.command()(login)
 app.command()(pipelines)
 app.command()(logs)
+app.command()(cancel)
 app.add_typer(repo_app, name="repo")
 
 

@@ -156,3 +156,12 @@ def logs(
             print(f"(no log: the step is {item['status']})")
             continue
         print(_fetch_text(f"/repos/{repo}/pipelines/{number}/steps/{item['key']}/log"), end="")
+
+
+def cancel(target: Annotated[str, typer.Argument(help="REPO#N, e.g. webshop#7.")]) -> None:
+    """Stop a pending or running pipeline."""
+    repo, _, number = target.partition("#")
+    if not repo or not number.isdigit():
+        raise typer.BadParameter("expected REPO#N, e.g. webshop#7", param_hint="TARGET")
+    call("POST", f"/repos/{repo}/pipelines/{number}/cancel")
+    Console().print(f"stopping {escape(target)}")

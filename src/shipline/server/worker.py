@@ -69,6 +69,7 @@ class Workers:
         self.executor = executor
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="pipeline")
         self._lock = threading.Lock()
+        self._engines: dict[int, PipelineEngine] = {}
 
     def submit(self, pipeline_id: int) -> None:
         self._pool.submit(self._run_safely, pipeline_id)
@@ -97,6 +98,37 @@ class Workers:
             ).all()
         for pipeline_id in pending:
             self.submit(pipeline_id)
+
+    def cancel(self, pipeline_id: int) -> bool:
+        """Stop a pipeline: running steps are killed, the rest never start.
+
+        False when it has already finished (nothing to stop).
+        """
+        with self._lock:
+            engine = self._engines.get(pipeline_id)
+        if engine is not None:
+            engine.cancel()  # the run then records itself as cancelled
+            return True
+        with self.state.db.session() as session:
+            stopped = session.scalar(
+                update(Pipeline)
+                .where(Pipeline.id == pipeline_id, Pipeline.status == "pending")
+                .values(status="cancelled", finished_at=_now())
+                .returning(Pipeline.id)
+            )
+            if stopped is not None:
+                session.execute(
+                    update(Step)
+                    .where(Step.pipeline_id == pipeline_id)
+                    .values(status="not run", reason="the pipeline was stopped")
+                )
+                return True
+        with self._lock:  # it may have started between the two looks
+            engine = self._engines.get(pipeline_id)
+        if engine is not None:
+            engine.cancel()
+            return True
+        return False
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -159,7 +191,14 @@ class Workers:
             changed_files=tuple(changed) if changed is not None else None,
         )
         recorder = StepRecorder(self.state, pipeline_id)
-        result = PipelineEngine(plan, context, self.executor, recorder).run()
+        engine = PipelineEngine(plan, context, self.executor, recorder)
+        with self._lock:
+            self._engines[pipeline_id] = engine
+        try:
+            result = engine.run()
+        finally:
+            with self._lock:
+                self._engines.pop(pipeline_id, None)
         with self.state.db.session() as session:
             # Final word for every step, also those the engine never started (paused at a
             # manual gate, not run after a failure).

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from shipline.server.api.schemas import PipelineOut, StepOut
-from shipline.server.auth import Viewer
+from shipline.server.auth import Developer, Viewer
 from shipline.server.state import ServerState, StateDep
 from shipline.server.triggers import RefUpdate, record_push
 from shipline.store.models import Pipeline, Repository
@@ -110,6 +110,21 @@ def list_pipelines(repo: str, state: StateDep, _: Viewer, limit: int = 50) -> li
 
 @router.get("/repos/{repo}/pipelines/{number}", tags=["pipelines"])
 def get_pipeline(repo: str, number: int, state: StateDep, _: Viewer) -> PipelineOut:
+    return _out(_pipeline(state, repo, number), repo)
+
+
+@router.post(
+    "/repos/{repo}/pipelines/{number}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["pipelines"],
+)
+def cancel_pipeline(repo: str, number: int, state: StateDep, _: Developer) -> PipelineOut:
+    """Stop a pending or running pipeline: running steps are killed, the rest never start."""
+    pipeline = _pipeline(state, repo, number)
+    if state.workers is None or not state.workers.cancel(pipeline.id):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"{repo}#{number} has already finished ({pipeline.status})"
+        )
     return _out(_pipeline(state, repo, number), repo)
 
 
