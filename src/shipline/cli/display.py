@@ -19,6 +19,7 @@ from shipline.plan import Plan, StepSpec
 
 _STYLE = {
     StepStatus.PENDING: ("·", "dim"),
+    StepStatus.QUEUED: ("·", "cyan"),
     StepStatus.RUNNING: ("▶", "cyan"),
     StepStatus.PASSED: ("✔", "green"),
     StepStatus.FAILED: ("✘", "red"),

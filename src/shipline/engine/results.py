@@ -8,7 +8,8 @@ from pathlib import Path
 
 
 class StepStatus(enum.StrEnum):
-    PENDING = "pending"
+    PENDING = "pending"  # not reached yet
+    QUEUED = "queued"  # ready, waiting for a worker
     RUNNING = "running"
     PASSED = "passed"
     FAILED = "failed"
