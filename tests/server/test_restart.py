@@ -75,7 +75,6 @@ def test_kill_9_mid_step_then_restart_fails_the_interrupted_pipeline_with_a_reas
         "the interrupted pipeline to be settled",
     )
     assert pipeline["status"] == "failed"
-    assert pipeline["reason"] == "the server stopped while this ran"
     assert pipeline["steps"][0]["status"] == "failed"
     assert pipeline["steps"][0]["reason"] == "the server stopped while this ran"
     # The step's `sleep 300`, in a session of its own, did not outlive the restart.

@@ -50,3 +50,18 @@ def test_postgres_urls_use_the_psycopg_driver() -> None:
     assert normalise_url("postgresql://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
     assert normalise_url("postgres://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_the_migrations_build_exactly_the_models(database_url: str) -> None:
+    """A model changed without a migration (or the reverse) shows up here, on both kinds."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from shipline.store.models import Base
+
+    db = Database(database_url)
+    db.migrate()
+    with db.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    db.dispose()
+    assert differences == []

@@ -13,12 +13,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from shipline import __version__
-from shipline.cli.client import cancel, login, logs, pipelines, repo_app
+from shipline.cli.client import login
 from shipline.cli.diagnostics import print_diagnostics
 from shipline.cli.display import ConsoleDisplay, summary_table
+from shipline.cli.logs import logs
 from shipline.cli.options import one_event, parse_pull_request, parse_variables
+from shipline.cli.pipelines import cancel, pipelines, rerun, run_step, trigger
 from shipline.cli.plan_render import plan_json, plan_tree
+from shipline.cli.repos import repo_app
 from shipline.cli.serve import serve
+from shipline.cli.variables import vars_app
 from shipline.config import DEFAULT_FILENAME, load_file
 from shipline.engine import PipelineEngine, PipelineStatus
 from shipline.errors import ShiplineError
@@ -252,8 +256,12 @@ app.command()(serve)
 app.command()(login)
 app.command()(pipelines)
 app.command()(logs)
+app.command()(trigger)
 app.command()(cancel)
+app.command()(rerun)
+app.command("run-step")(run_step)
 app.add_typer(repo_app, name="repo")
+app.add_typer(vars_app, name="vars")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Client verbs that talk to a Shipline server: login, repo create/list."""
+"""Talking to a Shipline server: where it is, the token, one request helper, `login`."""
 
 from __future__ import annotations
 
@@ -11,21 +11,27 @@ import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-_CONFIG_HOME = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
-CONFIG = _CONFIG_HOME / "shipline" / "client.json"
 EXIT_ERROR = 1
 
-repo_app = typer.Typer(help="Repositories on the server.", no_args_is_help=True)
+
+def config_path() -> Path:
+    home = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    return home / "shipline" / "client.json"
 
 
 def _saved() -> dict[str, str]:
     try:
-        data = json.loads(CONFIG.read_text())
+        data = json.loads(config_path().read_text())
     except (OSError, ValueError):
         return {}
     return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def error(message: str) -> typer.Exit:
+    """Print `error: message` on stderr; raise the returned Exit."""
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/] {escape(message)}")
+    return typer.Exit(EXIT_ERROR)
 
 
 def server_and_token() -> tuple[str, str]:
@@ -34,35 +40,42 @@ def server_and_token() -> tuple[str, str]:
     server = os.environ.get("SHIPLINE_SERVER") or saved.get("server")
     token = os.environ.get("SHIPLINE_TOKEN") or saved.get("token")
     if not server or not token:
-        Console(stderr=True).print(
-            "[red]error:[/] not logged in: run [bold]shipline login URL --token TOKEN[/] "
+        raise error(
+            "not logged in: run shipline login URL --token TOKEN "
             "(or set SHIPLINE_SERVER and SHIPLINE_TOKEN)"
         )
-        raise typer.Exit(EXIT_ERROR)
     return server.rstrip("/"), token
 
 
-def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        return response.text.strip()
+    return detail if isinstance(detail, str) else json.dumps(detail)
+
+
+def request(method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """One API request; a transport failure or an error status becomes a clear exit 1."""
     server, token = server_and_token()
     try:
         response = httpx.request(
             method,
             f"{server}/api/v1{path}",
-            json=body,
             headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
+            timeout=60,
+            **kwargs,
         )
     except httpx.HTTPError as exc:
-        Console(stderr=True).print(
-            f"[red]error:[/] cannot reach {escape(server)}: {escape(str(exc))}"
-        )
-        raise typer.Exit(EXIT_ERROR) from exc
+        raise error(f"cannot reach {server}: {exc}") from exc
     if response.status_code >= 400:
-        detail = response.json().get("detail", response.text) if response.content else ""
-        text = detail if isinstance(detail, str) else json.dumps(detail)
-        Console(stderr=True).print(f"[red]error:[/] {response.status_code}: {escape(text)}")
-        raise typer.Exit(EXIT_ERROR)
-    return response.json()
+        raise error(f"{response.status_code}: {_detail(response)}")
+    return response
+
+
+def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    response = request(method, path, json=body)
+    return response.json() if response.content else None
 
 
 def login(
@@ -72,96 +85,25 @@ def login(
     """Check a token against a server and remember both for later commands."""
     os.environ["SHIPLINE_SERVER"], os.environ["SHIPLINE_TOKEN"] = server, token
     me = call("GET", "/me")
-    CONFIG.parent.mkdir(parents=True, exist_ok=True)
-    CONFIG.touch(mode=0o600)
-    CONFIG.write_text(json.dumps({"server": server.rstrip("/"), "token": token}))
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps({"server": server.rstrip("/"), "token": token}))
     Console().print(f"logged in to {escape(server)} as {escape(me['name'])} ({me['role']})")
 
 
-@repo_app.command("create")
-def repo_create(name: Annotated[str, typer.Argument(help="Repository name.")]) -> None:
-    """Create a repository and print the URL to push to."""
-    repo = call("POST", "/repos", {"name": name})
-    console = Console(highlight=False)
-    console.print(f"created {escape(repo['name'])}")
-    console.print(f"push with: git remote add shipline {repo['clone_url']}")
-    console.print("           git push shipline HEAD")
-
-
-@repo_app.command("list")
-def repo_list() -> None:
-    """List the server's repositories."""
-    table = Table("Name", "Clone URL", "Created", show_edge=False, header_style="bold")
-    for repo in call("GET", "/repos"):
-        table.add_row(repo["name"], repo["clone_url"], repo["created_at"][:19])
-    Console().print(table)
-
-
-def _fetch_text(path: str) -> str:
-    server, token = server_and_token()
-    response = httpx.get(
-        f"{server}/api/v1{path}", headers={"Authorization": f"Bearer {token}"}, timeout=60
-    )
-    if response.status_code >= 400:
-        detail = response.json().get("detail", response.text) if response.content else ""
-        Console(stderr=True).print(f"[red]error:[/] {response.status_code}: {escape(str(detail))}")
-        raise typer.Exit(EXIT_ERROR)
-    return response.text
-
-
-def pipelines(
-    repo: Annotated[str, typer.Argument(help="Repository name.")],
-    limit: Annotated[int, typer.Option("--limit", help="How many, newest first.")] = 20,
-) -> None:
-    """List a repository's pipelines, newest first."""
-    table = Table(
-        "#", "Status", "Ref", "Pipeline", "Commit", "Steps", show_edge=False, header_style="bold"
-    )
-    for pipeline in call("GET", f"/repos/{repo}/pipelines?limit={limit}"):
-        steps = " ".join(f"{s['name']}:{s['status']}" for s in pipeline["steps"])
-        table.add_row(
-            str(pipeline["number"]),
-            pipeline["status"],
-            pipeline["ref_name"],
-            pipeline["pipeline"],
-            pipeline["commit"][:12],
-            steps,
-        )
-    Console().print(table)
-
-
-def logs(
-    target: Annotated[str, typer.Argument(help="REPO#N, e.g. webshop#7.")],
-    step: Annotated[
-        str | None, typer.Argument(help="Step number or name (default: every step).")
-    ] = None,
-) -> None:
-    """Print the logs of a pipeline's steps."""
+def parse_target(target: str) -> tuple[str, int]:
+    """REPO#N → (REPO, N)."""
     repo, _, number = target.partition("#")
     if not repo or not number.isdigit():
         raise typer.BadParameter("expected REPO#N, e.g. webshop#7", param_hint="TARGET")
-    pipeline = call("GET", f"/repos/{repo}/pipelines/{number}")
-    chosen = [
-        s
-        for s in pipeline["steps"]
-        if step is None or step in (str(s["number"]), s["name"], s["key"])
-    ]
-    if not chosen:
-        Console(stderr=True).print(f"[red]error:[/] no step '{escape(step or '')}' in {target}")
-        raise typer.Exit(EXIT_ERROR)
-    for item in chosen:
-        if len(chosen) > 1:
-            print(f"=== {item['number']}. {item['name']} ({item['status']})")
-        if item["status"] in ("pending", "paused", "not run", "skipped"):
-            print(f"(no log: the step is {item['status']})")
-            continue
-        print(_fetch_text(f"/repos/{repo}/pipelines/{number}/steps/{item['key']}/log"), end="")
+    return repo, int(number)
 
 
-def cancel(target: Annotated[str, typer.Argument(help="REPO#N, e.g. webshop#7.")]) -> None:
-    """Stop a pending or running pipeline."""
-    repo, _, number = target.partition("#")
-    if not repo or not number.isdigit():
-        raise typer.BadParameter("expected REPO#N, e.g. webshop#7", param_hint="TARGET")
-    call("POST", f"/repos/{repo}/pipelines/{number}/cancel")
-    Console().print(f"stopping {escape(target)}")
+def find_step(pipeline: dict[str, Any], wanted: str) -> dict[str, Any]:
+    """A step by number, name or key."""
+    for step in pipeline["steps"]:
+        if wanted in (str(step["number"]), step["name"], step["key"]):
+            return step  # type: ignore[no-any-return]
+    names = ", ".join(f"{s['number']}. {s['name']}" for s in pipeline["steps"])
+    raise error(f"no step '{wanted}' in {pipeline['repo']}#{pipeline['number']} ({names})")

@@ -17,6 +17,7 @@ class RunContext:
     run_dir: Path  # logs/, artifacts/ and transient steps/ of this run
     cache_dir: Path  # caches of this repository, shared across runs
     variables: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)  # name → value, masked in logs
     changed_files: tuple[str, ...] | None = None  # None: unknown, conditions hold
     run_manual: bool = False
     keep_workspaces: bool = False

@@ -212,12 +212,13 @@ def reopened(plan: Plan, states: Mapping[str, StepState]) -> dict[str, StepState
     """States for "rerun failed steps": what failed, was stopped or never ran runs again.
 
     Passed and skipped steps keep their results (and artifacts); the final step runs again
-    because it runs after whatever else ran.
+    because it runs after whatever else ran. A manual step that runs again waits for a
+    person again: a rerun is not a second approval.
     """
     again = {StepStatus.FAILED, StepStatus.CANCELLED, StepStatus.NOT_RUN, StepStatus.PAUSED}
     result = dict(states)
     for step in plan.steps():
         state = states[step.id]
         if state.status in again or (step.final and state.status in DONE_OK):
-            result[step.id] = StepState(StepStatus.PENDING, approved=state.approved)
+            result[step.id] = StepState(StepStatus.PENDING)
     return result

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO
+from typing import Protocol
 
 from shipline.engine.context import RunContext
 from shipline.engine.listener import RunListener
@@ -18,7 +18,49 @@ from shipline.run import artifacts as artifact_files
 from shipline.run.caches import CacheLocation, CacheStore, cache_key, resolve_target
 from shipline.run.environment import braced_uuid, step_environment
 from shipline.run.executor import Executor, RunningStep, StepJob, StepOutcome
+from shipline.run.masking import SecretMasker
 from shipline.run.workspace import StepDirs, WorkspaceFactory
+
+
+class LogSink(Protocol):
+    """Where a step's log goes: a file for local runs, the server for workers."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+    def close(self) -> None: ...
+
+
+LogOpener = Callable[[StepSpec, Path], LogSink]
+
+
+def open_log_file(step: StepSpec, path: Path) -> LogSink:
+    return open(path, "wb", buffering=0)
+
+
+class _MaskedLog:
+    """The step's log with secured values masked before anyone sees them (log, listener)."""
+
+    def __init__(self, sink: LogSink, secrets: Mapping[str, str]) -> None:
+        self.sink = sink
+        self.masker = SecretMasker(secrets)
+        self._lock = threading.Lock()  # output and Shipline's own messages come from 2 threads
+
+    def write(self, data: bytes) -> bytes:
+        """Log `data`; returns what was written (masked; may hold back a partial secret)."""
+        with self._lock:
+            if self.masker.active:
+                data = self.masker.feed(data)
+            if data:
+                self.sink.write(data)
+        return data
+
+    def close(self) -> bytes:
+        with self._lock:
+            tail = self.masker.flush() if self.masker.active else b""
+            if tail:
+                self.sink.write(tail)
+            self.sink.close()
+        return tail
 
 
 def _slug(text: str) -> str:
@@ -35,8 +77,10 @@ class StepRunner:
         executor: Executor,
         listener: RunListener,
         workspaces: WorkspaceFactory,
+        open_log: LogOpener = open_log_file,
     ) -> None:
         self.plan = plan
+        self.open_log = open_log
         self.context = context
         self.executor = executor
         self.listener = listener
@@ -63,8 +107,12 @@ class StepRunner:
         self.context.log_dir.mkdir(parents=True, exist_ok=True)
         self.listener.step_started(step)
         assert result.log_path is not None
-        with open(result.log_path, "wb", buffering=0) as log:
+        log = _MaskedLog(self.open_log(step, result.log_path), self.context.secrets)
+        try:
             outcome = self._run_logged(step, artifact_stores, log, result)
+        finally:
+            if tail := log.close():
+                self.listener.step_output(step, tail)
         result.finished_at = time.time()
         result.exit_code = outcome.exit_code
         result.after_script_exit_code = outcome.after_script_exit_code
@@ -87,14 +135,11 @@ class StepRunner:
         return StepStatus.PASSED, ""
 
     def _run_logged(
-        self, step: StepSpec, artifact_stores: list[Path], log: IO[bytes], result: StepResult
+        self, step: StepSpec, artifact_stores: list[Path], log: _MaskedLog, result: StepResult
     ) -> StepOutcome:
-        log_lock = threading.Lock()
-
         def output(data: bytes) -> None:
-            with log_lock:
-                log.write(data)
-            self.listener.step_output(step, data)
+            if data := log.write(data):
+                self.listener.step_output(step, data)
 
         def message(text: str) -> None:
             output(f"[shipline] {text}\n".encode())

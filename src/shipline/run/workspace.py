@@ -27,6 +27,11 @@ class SourceRef:
     branch: str | None = None
     tag: str | None = None
     merge_branch: str | None = None  # pull requests: the destination, merged in first
+    url: str | None = None  # fetch from here instead of `repo` (a worker on another machine)
+
+    @property
+    def fetch_url(self) -> str:
+        return self.url or self.repo.resolve().as_uri()
 
 
 _MERGE_IDENTITY = [
@@ -131,7 +136,7 @@ class WorkspaceFactory:
         if path.exists():
             shutil.rmtree(path)
         path.mkdir(parents=True)
-        url = src.repo.resolve().as_uri()
+        url = src.fetch_url
         try:
             git(["init", "-q", "--template="], path)  # no sample hooks to copy per step
             depth = ["--depth", str(clone.depth)] if clone.depth else []

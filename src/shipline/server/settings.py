@@ -1,10 +1,11 @@
-"""Where the server keeps its data and how it is reached."""
+"""Where the server keeps its data, how it is reached, and how its workers behave."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipline.server.logs import DEFAULT_MAX_BYTES
 from shipline.store.db import sqlite_url
 
 
@@ -15,7 +16,11 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     executor: str = "auto"  # as `shipline run --executor`
-    concurrency: int = 2  # pipelines run at once by the embedded workers
+    workers: int = 4  # steps the embedded workers run at once (0: none, remote workers only)
+    lease_seconds: float = 30.0  # a running step whose worker is silent this long is lost
+    heartbeat_seconds: float = 5.0
+    retry_lost_steps: int = 0  # run a lost step again this many times (never deployments)
+    max_log_bytes: int = DEFAULT_MAX_BYTES
 
     @property
     def url(self) -> str:

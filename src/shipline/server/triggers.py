@@ -1,4 +1,8 @@
-"""From pushed refs to recorded pipelines: the plan is compiled from the pushed commit."""
+"""From events to recorded pipelines: pushes, webhooks, manual and custom runs, reruns.
+
+The plan is compiled from the pipeline file *at the commit* for the event; only the event is
+stored (the worker and the orchestrator compile the same plan again: compiling is pure).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,18 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from shipline.config import DEFAULT_FILENAME, parse_text
-from shipline.errors import GitError, PlanError
-from shipline.plan import Event, NoPipeline, compile_plan
+from shipline.errors import GitError, PlanError, ShiplineError
+from shipline.plan import Event, NoPipeline, Plan, compile_plan
+from shipline.plan.event_codec import event_to_json
 from shipline.run.git import git
+from shipline.server.plans import CompiledPipeline
 from shipline.store.models import Pipeline, Repository, Step
 
 ZERO = "0" * 40
+
+
+class TriggerError(ShiplineError):
+    """No pipeline can be started for this request; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -28,20 +38,20 @@ class RefUpdate:
 class TriggerResult:
     pipeline_id: int | None
     message: str  # one line for the pusher
+    number: int | None = None
 
 
 def push_event(ref_type: str, ref_name: str, message: str) -> Event:
-    """The event a recorded push stands for (also rebuilt by the worker from the record)."""
     if ref_type == "tag":
         return Event(tag=ref_name, commit_message=message)
     return Event(branch=ref_name, commit_message=message)
 
 
-def _event_for(ref: str, message: str) -> tuple[str, str, Event] | None:
+def parse_ref(ref: str) -> tuple[str, str] | None:
+    """("branch", "main") for refs/heads/main, ("tag", "v1") for refs/tags/v1."""
     for prefix, ref_type in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
         if ref.startswith(prefix):
-            name = ref.removeprefix(prefix)
-            return ref_type, name, push_event(ref_type, name, message)
+            return ref_type, ref.removeprefix(prefix)
     return None
 
 
@@ -59,45 +69,55 @@ def next_build_number(session: Session, repository_id: int) -> int:
     return number
 
 
-def record_push(
-    session: Session, repository: Repository, repo_dir: Path, update_: RefUpdate, base_url: str
-) -> TriggerResult:
-    """Create the pipeline one pushed ref asks for, or say why there is none."""
-    if update_.new == ZERO:
-        return TriggerResult(None, f"{update_.ref}: deleted, nothing to run")
+def compile_at(repo_dir: Path, commit: str, event: Event) -> CompiledPipeline | str:
+    """The plan `event` selects at `commit`, or a sentence saying why there is none."""
     try:
-        message = git(["log", "-1", "--format=%B", update_.new], repo_dir)
-    except GitError as exc:
-        return TriggerResult(None, f"{update_.ref}: cannot read the commit: {exc}")
-    found = _event_for(update_.ref, message)
-    if found is None:
-        return TriggerResult(None, f"{update_.ref}: not a branch or tag, nothing to run")
-    ref_type, ref_name, event = found
-    try:
-        text = git(["show", f"{update_.new}:{DEFAULT_FILENAME}"], repo_dir)
+        text = git(["show", f"{commit}:{DEFAULT_FILENAME}"], repo_dir)
     except GitError:
-        return TriggerResult(None, f"{ref_name}: no {DEFAULT_FILENAME} in this commit")
+        return f"no {DEFAULT_FILENAME} in commit {commit[:12]}"
     parsed = parse_text(text)
     if not parsed.ok or parsed.file is None:
         first = parsed.errors[0].format().splitlines()[0] if parsed.errors else "invalid file"
-        return TriggerResult(None, f"{ref_name}: {DEFAULT_FILENAME} is invalid: {first}")
+        return f"{DEFAULT_FILENAME} is invalid: {first}"
     try:
         plan = compile_plan(parsed.file, event)
     except PlanError as exc:
-        return TriggerResult(None, f"{ref_name}: {exc}")
+        return str(exc)
     if isinstance(plan, NoPipeline):
-        return TriggerResult(None, f"{ref_name}: no pipeline runs ({plan.reason})")
-    number = next_build_number(session, repository.id)
+        return f"no pipeline runs ({plan.reason})"
+    assert isinstance(plan, Plan)
+    return CompiledPipeline(plan, text, None)
+
+
+def record_pipeline(
+    session: Session,
+    repository: Repository,
+    compiled: CompiledPipeline,
+    *,
+    commit: str,
+    trigger: str,
+    triggered_by: str,
+    rerun_of: int | None = None,
+) -> Pipeline:
+    """Store a pipeline with its steps pending; the orchestrator moves it on."""
+    plan = compiled.plan
+    event = plan.event
+    ref_type, ref_name = ("tag", event.tag) if event.tag else ("branch", event.branch or "")
+    if event.pull_request is not None:
+        ref_type, ref_name = "pull_request", event.pull_request.source
     pipeline = Pipeline(
         repository_id=repository.id,
-        build_number=number,
-        trigger="push",
+        build_number=next_build_number(session, repository.id),
+        trigger=trigger,
         ref_type=ref_type,
         ref_name=ref_name,
-        commit=update_.new,
+        commit=commit,
         pipeline_key=plan.pipeline,
         reason=plan.reason,
         status="pending",
+        event=event_to_json(event),
+        triggered_by=triggered_by,
+        rerun_of=rerun_of,
     )
     pipeline.steps = [
         Step(step_key=step.id, number=step.number, name=step.name, status="pending")
@@ -105,5 +125,38 @@ def record_push(
     ]
     session.add(pipeline)
     session.flush()
+    return pipeline
+
+
+def record_push(
+    session: Session,
+    repository: Repository,
+    repo_dir: Path,
+    update_: RefUpdate,
+    base_url: str,
+    *,
+    trigger: str = "push",
+    triggered_by: str = "",
+) -> TriggerResult:
+    """Create the pipeline one pushed ref asks for, or say why there is none."""
+    if update_.new == ZERO:
+        return TriggerResult(None, f"{update_.ref}: deleted, nothing to run")
+    found = parse_ref(update_.ref)
+    if found is None:
+        return TriggerResult(None, f"{update_.ref}: not a branch or tag, nothing to run")
+    ref_type, ref_name = found
+    try:
+        message = git(["log", "-1", "--format=%B", update_.new], repo_dir)
+    except GitError as exc:
+        return TriggerResult(None, f"{ref_name}: cannot read the commit: {exc}")
+    compiled = compile_at(repo_dir, update_.new, push_event(ref_type, ref_name, message))
+    if isinstance(compiled, str):
+        return TriggerResult(None, f"{ref_name}: {compiled}")
+    pipeline = record_pipeline(
+        session, repository, compiled, commit=update_.new, trigger=trigger,
+        triggered_by=triggered_by,
+    )  # fmt: skip
+    number = pipeline.build_number
     url = f"{base_url}/api/v1/repos/{repository.name}/pipelines/{number}"
-    return TriggerResult(pipeline.id, f"pipeline #{number} ({plan.pipeline}) for {ref_name}: {url}")
+    name = compiled.plan.pipeline
+    return TriggerResult(pipeline.id, f"pipeline #{number} ({name}) for {ref_name}: {url}", number)

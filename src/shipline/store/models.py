@@ -5,7 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -62,13 +71,19 @@ class Repository(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_build_number: Mapped[int] = mapped_column(Integer, default=0)
+    # A mirror of a repository hosted elsewhere: webhooks fetch from here.
+    remote_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str | None] = mapped_column(Text)  # encrypted (SecretBox)
 
     pipelines: Mapped[list[Pipeline]] = relationship(back_populates="repository")
 
 
 class Pipeline(Base):
     __tablename__ = "pipelines"
-    __table_args__ = (UniqueConstraint("repository_id", "build_number"),)
+    __table_args__ = (
+        UniqueConstraint("repository_id", "build_number"),
+        Index("ix_pipelines_repository_ref", "repository_id", "ref_name", "build_number"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     repository_id: Mapped[int] = mapped_column(
@@ -85,6 +100,12 @@ class Pipeline(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The event the plan is compiled for (shipline.server.events): compiling is pure, so the
+    # plan itself is never stored.
+    event: Mapped[str] = mapped_column(Text, default="{}")
+    triggered_by: Mapped[str] = mapped_column(String(100), default="")
+    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    rerun_of: Mapped[int | None] = mapped_column(Integer)  # build number it repeats
 
     repository: Mapped[Repository] = relationship(back_populates="pipelines")
     steps: Mapped[list[Step]] = relationship(
@@ -103,10 +124,54 @@ class Step(Base):
     step_key: Mapped[str] = mapped_column(String(50))  # the plan's step id, e.g. "step-3"
     number: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     exit_code: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)  # a rerun is a new attempt
+    queued_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[str | None] = mapped_column(String(100))  # who ran a manual step
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    stop_reason: Mapped[str | None] = mapped_column(Text)  # a stop was asked for (fail-fast)
+    # The lease: which worker runs this attempt, until when, with which job token.
+    worker: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    job_token_hash: Mapped[str | None] = mapped_column(String(64))
+    lost_count: Mapped[int] = mapped_column(Integer, default=0)  # attempts whose worker vanished
+    artifact_count: Mapped[int] = mapped_column(Integer, default=0)
 
     pipeline: Mapped[Pipeline] = relationship(back_populates="steps")
+
+
+class Variable(Base):
+    """A repository variable; a secured one's value is encrypted and never returned."""
+
+    __tablename__ = "variables"
+    __table_args__ = (UniqueConstraint("repository_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)  # clear text, or a SecretBox token when secured
+    secured: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """A forge's delivery, kept so that a redelivery of the same event starts nothing new."""
+
+    __tablename__ = "webhook_deliveries"
+    # Per repository: GitHub gives every webhook subscribed to one event the same GUID.
+    __table_args__ = (UniqueConstraint("repository_id", "forge", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), index=True
+    )
+    forge: Mapped[str] = mapped_column(String(20))
+    delivery_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    outcome: Mapped[str] = mapped_column(Text, default="")

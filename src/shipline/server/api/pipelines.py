@@ -1,20 +1,25 @@
-"""Pipelines: recorded from pushes (internal hook route), listed, read, with step logs."""
+"""Pipelines: recorded from pushes (internal hook route) or by hand; listed, read, stopped,
+rerun; manual steps run."""
 
 from __future__ import annotations
 
 import hmac
-from pathlib import Path
 
-from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from shipline.server.api.schemas import PipelineOut, StepOut
+from shipline.errors import GitError
+from shipline.plan import Event
+from shipline.plan.event_codec import event_from_json
+from shipline.run.git import git
+from shipline.server.api.schemas import PipelineOut, RerunRequest, StepOut, TriggerRequest
 from shipline.server.auth import Developer, Viewer
+from shipline.server.orchestrator import ConflictError
 from shipline.server.state import ServerState, StateDep
-from shipline.server.triggers import RefUpdate, record_push
+from shipline.server.triggers import RefUpdate, compile_at, record_pipeline, record_push
 from shipline.store.models import Pipeline, Repository
 
 router = APIRouter(prefix="/api/v1")
@@ -34,23 +39,30 @@ def pushed(body: PushReport, request: Request, state: StateDep) -> PlainTextResp
     lines: list[str] = []
     started: list[int] = []
     with state.db.session() as session:
-        repository = session.scalar(select(Repository).where(Repository.name == body.repo))
-        if repository is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no repository '{body.repo}'")
-        repo_dir = state.settings.repos_dir / f"{body.repo}.git"
+        repository = _repository(session, body.repo)
+        repo_dir = state.repo_dir(body.repo)
+        pusher = request.headers.get("x-shipline-pusher", "")
         for item in body.updates:
             update = RefUpdate(item["old"], item["new"], item["ref"])
-            result = record_push(session, repository, repo_dir, update, state.settings.url)
+            result = record_push(
+                session, repository, repo_dir, update, state.settings.url, triggered_by=pusher
+            )
             lines.append(result.message)
             if result.pipeline_id is not None:
                 started.append(result.pipeline_id)
-    if state.workers is not None:  # after the commit: the worker must find the rows
-        for pipeline_id in started:
-            state.workers.submit(pipeline_id)
+    # After the commit: the orchestrator reads the rows afresh.
+    state.orchestrator.advance_all(started)
     return PlainTextResponse("".join(f"shipline: {line}\n" for line in lines))
 
 
-def _pipeline(state: ServerState, repo: str, number: int) -> Pipeline:
+def _repository(session: object, name: str) -> Repository:
+    found = session.scalar(select(Repository).where(Repository.name == name))  # type: ignore[attr-defined]
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no repository '{name}'")
+    return found  # type: ignore[no-any-return]
+
+
+def find_pipeline(state: ServerState, repo: str, number: int) -> Pipeline:
     with state.db.session() as session:
         found = session.scalar(
             select(Pipeline)
@@ -63,20 +75,24 @@ def _pipeline(state: ServerState, repo: str, number: int) -> Pipeline:
     return found
 
 
-def _out(pipeline: Pipeline, repo: str) -> PipelineOut:
+def pipeline_out(state: ServerState, pipeline: Pipeline, repo: str) -> PipelineOut:
     return PipelineOut(
         repo=repo,
         number=pipeline.build_number,
         status=pipeline.status,
         trigger=pipeline.trigger,
+        triggered_by=pipeline.triggered_by,
         ref_type=pipeline.ref_type,
         ref_name=pipeline.ref_name,
         commit=pipeline.commit,
         pipeline=pipeline.pipeline_key,
         reason=pipeline.reason,
+        stop_requested=pipeline.stop_requested,
+        rerun_of=pipeline.rerun_of,
         created_at=pipeline.created_at,
         started_at=pipeline.started_at,
         finished_at=pipeline.finished_at,
+        url=f"{state.settings.url}/api/v1/repos/{repo}/pipelines/{pipeline.build_number}",
         steps=[
             StepOut(
                 key=s.step_key,
@@ -85,8 +101,13 @@ def _out(pipeline: Pipeline, repo: str) -> PipelineOut:
                 status=s.status,
                 reason=s.reason,
                 exit_code=s.exit_code,
+                attempt=s.attempt,
+                queued_at=s.queued_at,
                 started_at=s.started_at,
                 finished_at=s.finished_at,
+                approved_by=s.approved_by,
+                approved_at=s.approved_at,
+                artifact_count=s.artifact_count,
             )
             for s in pipeline.steps
         ],
@@ -94,23 +115,76 @@ def _out(pipeline: Pipeline, repo: str) -> PipelineOut:
 
 
 @router.get("/repos/{repo}/pipelines", tags=["pipelines"])
-def list_pipelines(repo: str, state: StateDep, _: Viewer, limit: int = 50) -> list[PipelineOut]:
-    """Newest first."""
+def list_pipelines(
+    repo: str,
+    state: StateDep,
+    _: Viewer,
+    limit: int = Query(50, ge=1, le=200),
+    before: int | None = Query(None, description="Only pipelines numbered below this (paging)."),
+    branch: str | None = None,
+    status_: str | None = Query(None, alias="status"),
+    trigger: str | None = None,
+) -> list[PipelineOut]:
+    """Newest first; page with `before` = the last number of the previous page."""
     with state.db.session() as session:
+        repository = _repository(session, repo)
+        query = select(Pipeline).where(Pipeline.repository_id == repository.id)
+        if before is not None:
+            query = query.where(Pipeline.build_number < before)
+        if branch is not None:
+            query = query.where(Pipeline.ref_name == branch)
+        if status_ is not None:
+            query = query.where(Pipeline.status == status_)
+        if trigger is not None:
+            query = query.where(Pipeline.trigger == trigger)
         found = session.scalars(
-            select(Pipeline)
-            .join(Repository)
-            .where(Repository.name == repo)
-            .order_by(Pipeline.build_number.desc())
-            .limit(max(1, min(limit, 200)))
+            query.order_by(Pipeline.build_number.desc())
+            .limit(limit)
             .options(selectinload(Pipeline.steps))
         ).all()
-        return [_out(p, repo) for p in found]
+        return [pipeline_out(state, p, repo) for p in found]
+
+
+@router.post("/repos/{repo}/pipelines", status_code=status.HTTP_201_CREATED, tags=["pipelines"])
+def trigger_pipeline(
+    repo: str, body: TriggerRequest, state: StateDep, caller: Developer
+) -> PipelineOut:
+    """Run the pipeline of a branch or tag by hand, or a custom pipeline with variables."""
+    if (body.branch is None) == (body.tag is None):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "give a branch or a tag")
+    repo_dir = state.repo_dir(repo)
+    ref = f"refs/heads/{body.branch}" if body.branch else f"refs/tags/{body.tag}"
+    with state.db.session() as session:
+        repository = _repository(session, repo)
+        try:
+            commit = git(["rev-parse", "--verify", f"{body.commit or ref}^{{commit}}"], repo_dir)
+            message = git(["log", "-1", "--format=%B", commit.strip()], repo_dir)
+        except GitError as exc:
+            what = body.commit or ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no commit '{what}' in {repo}") from exc
+        commit = commit.strip()
+        event = Event(
+            branch=body.branch,
+            tag=body.tag,
+            custom=body.custom,
+            variables=tuple(body.variables.items()),
+            commit_message=message,
+        )
+        compiled = compile_at(repo_dir, commit, event)
+        if isinstance(compiled, str):
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, compiled)
+        pipeline = record_pipeline(
+            session, repository, compiled, commit=commit,
+            trigger="custom" if body.custom else "manual", triggered_by=caller.name,
+        )  # fmt: skip
+        pipeline_id, number = pipeline.id, pipeline.build_number
+    state.orchestrator.advance(pipeline_id)
+    return pipeline_out(state, find_pipeline(state, repo, number), repo)
 
 
 @router.get("/repos/{repo}/pipelines/{number}", tags=["pipelines"])
 def get_pipeline(repo: str, number: int, state: StateDep, _: Viewer) -> PipelineOut:
-    return _out(_pipeline(state, repo, number), repo)
+    return pipeline_out(state, find_pipeline(state, repo, number), repo)
 
 
 @router.post(
@@ -119,25 +193,59 @@ def get_pipeline(repo: str, number: int, state: StateDep, _: Viewer) -> Pipeline
     tags=["pipelines"],
 )
 def cancel_pipeline(repo: str, number: int, state: StateDep, _: Developer) -> PipelineOut:
-    """Stop a pending or running pipeline: running steps are killed, the rest never start."""
-    pipeline = _pipeline(state, repo, number)
-    if state.workers is None or not state.workers.cancel(pipeline.id):
+    """Stop a pipeline: running steps are killed, the rest never start."""
+    pipeline = find_pipeline(state, repo, number)
+    if not state.orchestrator.request_stop(pipeline.id):
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"{repo}#{number} has already finished ({pipeline.status})"
         )
-    return _out(_pipeline(state, repo, number), repo)
+    return pipeline_out(state, find_pipeline(state, repo, number), repo)
 
 
-@router.get("/repos/{repo}/pipelines/{number}/steps/{key}/log", tags=["pipelines"])
-def step_log(repo: str, number: int, key: str, state: StateDep, _: Viewer) -> FileResponse:
-    """The step's whole log, as the step wrote it."""
-    pipeline = _pipeline(state, repo, number)
-    step = next((s for s in pipeline.steps if s.step_key == key), None)
-    if step is None:
+@router.post(
+    "/repos/{repo}/pipelines/{number}/rerun",
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["pipelines"],
+)
+def rerun_pipeline(
+    repo: str, number: int, body: RerunRequest, state: StateDep, caller: Developer
+) -> PipelineOut:
+    """Rerun the failed steps of this pipeline, or (`all`) the whole pipeline as a new one."""
+    pipeline = find_pipeline(state, repo, number)
+    if not body.all:
+        try:
+            state.orchestrator.rerun_failed(pipeline.id)
+        except ConflictError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        return pipeline_out(state, find_pipeline(state, repo, number), repo)
+    event = event_from_json(pipeline.event)
+    compiled = compile_at(state.repo_dir(repo), pipeline.commit, event)
+    if isinstance(compiled, str):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, compiled)
+    with state.db.session() as session:
+        again = record_pipeline(
+            session, _repository(session, repo), compiled, commit=pipeline.commit,
+            trigger="rerun", triggered_by=caller.name, rerun_of=number,
+        )  # fmt: skip
+        again_id, again_number = again.id, again.build_number
+    state.orchestrator.advance(again_id)
+    return pipeline_out(state, find_pipeline(state, repo, again_number), repo)
+
+
+@router.post(
+    "/repos/{repo}/pipelines/{number}/steps/{key}/run",
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["pipelines"],
+)
+def run_manual_step(
+    repo: str, number: int, key: str, state: StateDep, caller: Developer
+) -> PipelineOut:
+    """Run the manual step the pipeline is paused at (Bitbucket's "Run" on a paused step)."""
+    pipeline = find_pipeline(state, repo, number)
+    if not any(s.step_key == key for s in pipeline.steps):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no step {key} in {repo}#{number}")
-    log_dir = state.settings.data_dir / "runs" / str(pipeline.id) / "logs"
-    matches = sorted(log_dir.glob(f"{step.number:02d}-*.log")) if log_dir.is_dir() else []
-    logs = [p for p in matches if ".service-" not in p.name]
-    if not logs:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "this step has no log yet")
-    return FileResponse(Path(logs[0]), media_type="text/plain; charset=utf-8")
+    try:
+        state.orchestrator.run_manual_step(pipeline.id, key, caller.name)
+    except ConflictError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return pipeline_out(state, find_pipeline(state, repo, number), repo)

@@ -1,17 +1,20 @@
-"""The /api/v1 routes of this slice: health, the caller, repositories."""
+"""The /api/v1 routes for the server itself and its repositories."""
 
 from __future__ import annotations
 
+import secrets
 import sys
 
 from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from shipline import __version__
 from shipline.run.git import git
 from shipline.server.api.schemas import Health, Me, RepositoryCreate, RepositoryOut
-from shipline.server.auth import Developer, Viewer
+from shipline.server.auth import Admin, Developer, Viewer
+from shipline.server.forges import FORGES
 from shipline.server.hook import hook_script
 from shipline.server.state import ServerState, StateDep
 from shipline.store.models import Repository
@@ -19,12 +22,23 @@ from shipline.store.models import Repository
 router = APIRouter(prefix="/api/v1")
 
 
-def _out(state: ServerState, repository: Repository) -> RepositoryOut:
+def _out(state: ServerState, repository: Repository, secret: str | None = None) -> RepositoryOut:
+    base = state.settings.url
     return RepositoryOut(
         name=repository.name,
         created_at=repository.created_at,
-        clone_url=f"{state.settings.url}/git/{repository.name}.git",
+        clone_url=f"{base}/git/{repository.name}.git",
+        remote_url=repository.remote_url,
+        webhook_urls={forge: f"{base}/hooks/{forge}/{repository.name}" for forge in FORGES},
+        webhook_secret=secret,
     )
+
+
+def _find(session: object, name: str) -> Repository:
+    found = session.scalar(select(Repository).where(Repository.name == name))  # type: ignore[attr-defined]
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no repository '{name}'")
+    return found  # type: ignore[no-any-return]
 
 
 @router.get("/health", tags=["server"])
@@ -45,13 +59,25 @@ def list_repos(state: StateDep, _: Viewer) -> list[RepositoryOut]:
         return [_out(state, r) for r in repositories]
 
 
+@router.get("/repos/{repo}", tags=["repositories"])
+def get_repo(repo: str, state: StateDep, _: Viewer) -> RepositoryOut:
+    with state.db.session() as session:
+        return _out(state, _find(session, repo))
+
+
 @router.post("/repos", status_code=status.HTTP_201_CREATED, tags=["repositories"])
 def create_repo(body: RepositoryCreate, state: StateDep, _: Developer) -> RepositoryOut:
-    """Create a repository; push to its `clone_url` with any user name and a token."""
-    path = state.settings.repos_dir / f"{body.name}.git"
+    """Create a repository; push to its `clone_url` with any user name and a token.
+
+    The answer carries the repository's webhook secret, this once.
+    """
+    path = state.repo_dir(body.name)
+    secret = secrets.token_urlsafe(24)
     try:
         with state.db.session() as session:
-            repository = Repository(name=body.name)
+            repository = Repository(
+                name=body.name, remote_url=body.remote_url, webhook_secret=state.box.encrypt(secret)
+            )
             session.add(repository)
             session.flush()
             state.settings.repos_dir.mkdir(parents=True, exist_ok=True)
@@ -60,8 +86,32 @@ def create_repo(body: RepositoryCreate, state: StateDep, _: Developer) -> Reposi
             hook = path / "hooks" / "post-receive"
             hook.write_text(hook_script(sys.executable))
             hook.chmod(0o755)
-            return _out(state, repository)
+            return _out(state, repository, secret)
     except IntegrityError as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"repository '{body.name}' already exists"
         ) from exc
+
+
+class RepositoryChange(BaseModel):
+    remote_url: str | None = Field(None, description="Mirror this URL; null: mirror nothing.")
+
+
+@router.patch("/repos/{repo}", tags=["repositories"])
+def change_repo(repo: str, body: RepositoryChange, state: StateDep, _: Admin) -> RepositoryOut:
+    with state.db.session() as session:
+        repository = _find(session, repo)
+        repository.remote_url = body.remote_url
+        session.flush()
+        return _out(state, repository)
+
+
+@router.post("/repos/{repo}/webhook-secret", tags=["repositories"])
+def renew_webhook_secret(repo: str, state: StateDep, _: Admin) -> RepositoryOut:
+    """Make a new webhook secret (shown in this answer only); the old one stops working."""
+    secret = secrets.token_urlsafe(24)
+    with state.db.session() as session:
+        repository = _find(session, repo)
+        repository.webhook_secret = state.box.encrypt(secret)
+        session.flush()
+        return _out(state, repository, secret)

@@ -21,12 +21,22 @@ class Me(BaseModel):
 
 class RepositoryCreate(BaseModel):
     name: str = Field(pattern=REPO_NAME_PATTERN, description="lowercase letters, digits, . _ -")
+    remote_url: str | None = Field(
+        None,
+        description="Mirror a repository hosted elsewhere (GitHub, GitLab…): webhooks fetch "
+        "pushed commits from this URL. A webhook secret is made and returned once.",
+    )
 
 
 class RepositoryOut(BaseModel):
     name: str
     created_at: dt.datetime
     clone_url: str
+    remote_url: str | None = None
+    webhook_urls: dict[str, str] = Field(default_factory=dict)
+    webhook_secret: str | None = Field(
+        None, description="Only in the answer that creates (or renews) it."
+    )
 
 
 class StepOut(BaseModel):
@@ -36,8 +46,13 @@ class StepOut(BaseModel):
     status: str
     reason: str
     exit_code: int | None
+    attempt: int
+    queued_at: dt.datetime | None
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    approved_by: str | None = Field(None, description="Who ran this manual step.")
+    approved_at: dt.datetime | None = None
+    artifact_count: int = 0
 
 
 class PipelineOut(BaseModel):
@@ -45,12 +60,48 @@ class PipelineOut(BaseModel):
     number: int
     status: str
     trigger: str
+    triggered_by: str
     ref_type: str
     ref_name: str
     commit: str
     pipeline: str
-    reason: str
+    reason: str = Field(description="Why this pipeline was chosen for the event.")
+    stop_requested: bool
+    rerun_of: int | None
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    url: str
     steps: list[StepOut]
+
+
+class TriggerRequest(BaseModel):
+    """Start a pipeline by hand: the branch's (or tag's) newest commit unless `commit`."""
+
+    branch: str | None = None
+    tag: str | None = None
+    commit: str | None = Field(None, description="A commit on that branch or tag.")
+    custom: str | None = Field(None, description="Run this custom pipeline (`custom:` key).")
+    variables: dict[str, str] = Field(
+        default_factory=dict, description="Variables of a custom pipeline."
+    )
+
+
+class RerunRequest(BaseModel):
+    all: bool = Field(
+        False,
+        description="false: run the failed, stopped and never-run steps of this pipeline "
+        "again; true: start a new pipeline for the same commit and event.",
+    )
+
+
+class VariableIn(BaseModel):
+    value: str
+    secured: bool = False
+
+
+class VariableOut(BaseModel):
+    name: str
+    secured: bool
+    value: str | None = Field(None, description="Never given for a secured variable.")
+    updated_at: dt.datetime

@@ -1,0 +1,72 @@
+"""POST /hooks/<forge>/<repo>: push webhooks from GitHub, GitLab, Bitbucket Cloud and Gitea.
+
+No API token here: the forge proves itself with the repository's webhook secret (an HMAC
+signature, or GitLab's token header). A wrong or missing signature is a 401 and nothing is
+recorded; a delivery id seen before is answered 200 and starts nothing new.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from shipline.server.forges import FORGES, WebhookError, forge_named
+from shipline.server.state import StateDep
+from shipline.store.models import Repository, WebhookDelivery
+
+router = APIRouter(tags=["webhooks"])
+MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+
+
+@router.post("/hooks/{forge}/{repo}", status_code=status.HTTP_202_ACCEPTED)
+async def receive_webhook(forge: str, repo: str, request: Request, state: StateDep) -> JSONResponse:
+    """A forge's push event; answered at once, the commits are fetched in the background."""
+    dialect = forge_named(forge)
+    if dialect is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no forge '{forge}'; one of: {', '.join(sorted(FORGES))}"
+        )
+    with state.db.session() as session:
+        repository = session.scalar(select(Repository).where(Repository.name == repo))
+        if repository is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no repository '{repo}'")
+        repository_id, sealed = repository.id, repository.webhook_secret
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "payload over 25 MB")
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    secret = state.box.decrypt(sealed) if sealed else ""
+    if not dialect.verify(headers, body, secret):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            f"the {dialect.title} signature does not match this repository's webhook secret",
+        )
+    try:
+        event = dialect.parse(headers, body)
+    except WebhookError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    if event.kind != "push":
+        return JSONResponse({"status": event.kind, "note": event.note}, status.HTTP_200_OK)
+    delivery: int | None = None
+    if event.delivery_id:
+        try:
+            with state.db.session() as session:
+                row = WebhookDelivery(
+                    repository_id=repository_id, forge=dialect.name, delivery_id=event.delivery_id
+                )
+                session.add(row)
+                session.flush()
+                delivery = row.id
+        except IntegrityError:
+            return JSONResponse(
+                {"status": "duplicate", "note": f"delivery {event.delivery_id} was handled"},
+                status.HTTP_200_OK,
+            )
+    assert state.webhooks is not None
+    state.webhooks.submit(repository_id, event, delivery)
+    return JSONResponse(
+        {"status": "accepted", "delivery": event.delivery_id, "refs": [r.ref for r in event.refs]},
+        status.HTTP_202_ACCEPTED,
+    )
