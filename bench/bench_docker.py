@@ -104,7 +104,10 @@ def _bare_service() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="2 rounds")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds = 2
     steps = "\n".join(
         f"    - step:\n        name: Step {n}\n        script:\n          - echo step {n}"
         for n in range(STEPS)

@@ -43,7 +43,10 @@ def free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pushes", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="10 pushes")
     args = parser.parse_args()
+    if args.quick:
+        args.pushes = 10
     with tempfile.TemporaryDirectory(prefix="shipline-bench-push-") as tmp:
         root = Path(tmp)
         port = free_port()

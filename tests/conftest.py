@@ -140,13 +140,18 @@ class Served:
 
 
 def start_server(
-    data_dir: Path, database_url: str, port: int, admin_token: str | None = None
+    data_dir: Path,
+    database_url: str,
+    port: int,
+    admin_token: str | None = None,
+    extra: tuple[str, ...] = (),
 ) -> Served:
-    """`shipline serve` as a user starts it; `admin_token` when it is not the first start."""
+    """`shipline serve` as a user starts it; `admin_token` when it is not the first start;
+    `extra` options for `serve`."""
     shipline = Path(sys.executable).with_name("shipline")
     process = subprocess.Popen(
         [str(shipline), "serve", "--data-dir", str(data_dir), "--port", str(port),
-         "--database-url", database_url],
+         "--database-url", database_url, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "NO_COLOR": "1"},
     )  # fmt: skip
@@ -207,8 +212,8 @@ class Servers:
     port: int
     started: list[Served]
 
-    def start(self, admin_token: str | None = None) -> Served:
-        server = start_server(self.data_dir, self.database_url, self.port, admin_token)
+    def start(self, admin_token: str | None = None, *extra: str) -> Served:
+        server = start_server(self.data_dir, self.database_url, self.port, admin_token, extra)
         self.started.append(server)
         return server
 

@@ -110,3 +110,54 @@ def _processes_under(directory: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def test_with_retries_the_interrupted_step_runs_again_after_the_restart(
+    servers: Any, make_repo: Any, tmp_path: Path
+) -> None:
+    marker = tmp_path / "first-attempt-ran"
+    pipeline = f"""
+pipelines:
+  default:
+    - step:
+        name: Once slow
+        script:
+          - if [ -e {marker} ]; then echo second-attempt; exit 0; fi
+          - touch {marker}
+          - echo first-attempt
+          - sleep 300
+"""
+    first = servers.start(None, "--retry-lost-steps", "1")
+    token = first.admin_token
+    httpx.post(f"{first.url}/api/v1/repos", json={"name": "slow"},
+               headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    repo: Path = make_repo(pipeline)
+    remote = f"http://x:{token}@{first.url.removeprefix('http://')}/git/slow.git"
+    subprocess.run(["git", *IDENTITY, "push", remote, "HEAD:main"], cwd=repo, check=True,
+                   capture_output=True)  # fmt: skip
+    headers = {"Authorization": f"Bearer {token}"}
+    log_url = f"{first.url}/api/v1/repos/slow/pipelines/1/steps/step-1/log"
+    _wait(
+        lambda: "first-attempt" in httpx.get(log_url, headers=headers).text,
+        "the first attempt's output to reach the server",
+    )
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait(10)
+
+    second = servers.start(token, "--retry-lost-steps", "1")
+    done = _wait(
+        lambda: (
+            (p := _get(second.url, token, "/repos/slow/pipelines/1"))["status"]
+            in ("passed", "failed")
+            and p
+        ),
+        "the retried pipeline to finish",
+    )
+    step = done["steps"][0]
+    assert (done["status"], step["attempt"]) == ("passed", 2), done
+    first_log = httpx.get(
+        f"{second.url}/api/v1/repos/slow/pipelines/1/steps/{step['key']}/log?attempt=1",
+        headers={"Authorization": f"Bearer {token}"},
+    ).text
+    assert "first-attempt" in first_log
+    assert "the server stopped while this ran; it runs again as attempt 2" in first_log

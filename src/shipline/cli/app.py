@@ -21,7 +21,7 @@ from shipline.cli.options import one_event, parse_pull_request, parse_variables
 from shipline.cli.pipelines import cancel, pipelines, rerun, run_step, trigger
 from shipline.cli.plan_render import plan_json, plan_tree
 from shipline.cli.repos import repo_app
-from shipline.cli.serve import serve
+from shipline.cli.serve import admin_token, serve
 from shipline.cli.variables import vars_app
 from shipline.config import DEFAULT_FILENAME, load_file
 from shipline.engine import PipelineEngine, PipelineStatus
@@ -253,6 +253,7 @@ def _error_console() -> Console:
 
 
 app.command()(serve)
+app.command("admin-token")(admin_token)
 app.command()(login)
 app.command()(pipelines)
 app.command()(logs)

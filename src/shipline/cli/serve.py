@@ -6,12 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 
 from shipline import __version__
-from shipline.server.app import create_app, prepare_server
-from shipline.server.settings import ServerSettings
 
 
 def serve(
@@ -45,6 +42,12 @@ def serve(
     ] = 0,
 ) -> None:
     """Run the Shipline server. The first start prints a one-time admin token."""
+    # Imported here: the client verbs should not pay for loading the whole server.
+    import uvicorn
+
+    from shipline.server.app import create_app, prepare_server
+    from shipline.server.settings import ServerSettings
+
     if executor not in ("auto", "docker", "shell"):
         raise typer.BadParameter("auto, docker or shell", param_hint="--executor")
     settings = ServerSettings(
@@ -71,3 +74,39 @@ def serve(
         console.print(f"  admin token: [bold]{admin_token}[/]")
         console.print(f"  shipline login {settings.url} --token {admin_token}")
     uvicorn.run(create_app(state), host=host, port=port, log_level="warning")
+
+
+def admin_token(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="The server's data directory.")
+    ] = Path(".shipline"),
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="The server's database (default: its SQLite)."),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "admin-token",
+) -> None:
+    """Issue a new admin token straight in the server's database (a lost first token, scripts).
+
+    Run it on the server's machine: whoever can read the data directory is admin anyway.
+    """
+    from sqlalchemy import select
+
+    from shipline.server.settings import ServerSettings
+    from shipline.server.tokens import issue_token
+    from shipline.store.db import Database
+    from shipline.store.models import Role, User
+
+    settings = ServerSettings(data_dir.resolve(), database_url)
+    db = Database(settings.effective_database_url)
+    db.migrate()
+    with db.session() as session:
+        admin = session.scalar(
+            select(User).where(User.role == Role.ADMIN.value).order_by(User.id).limit(1)
+        )
+        if admin is None:
+            admin = User(name="admin", role=Role.ADMIN.value)
+            session.add(admin)
+        token = issue_token(session, admin, name)
+    db.dispose()
+    print(token)

@@ -17,6 +17,7 @@ from shipline.server import git_http
 from shipline.server.api import logs as log_routes
 from shipline.server.api import pipelines, routes, variables, webhooks
 from shipline.server.embedded import EMBEDDED_PREFIX, boot_id, start_embedded_workers
+from shipline.server.hook import install_hook
 from shipline.server.jobs import JobService, JobSettings
 from shipline.server.leases import LeaseKeeper
 from shipline.server.logs import LogStore
@@ -50,6 +51,8 @@ def prepare_server(
     with db.session() as session:
         token = bootstrap_admin(session)
     box = load_secret_box(data)
+    for repo_dir in sorted(settings.repos_dir.glob("*.git")):  # hooks of an older Shipline
+        install_hook(repo_dir)
     plans = PlanCache()
 
     def compile_pipeline(pipeline: Pipeline) -> CompiledPipeline:
@@ -70,6 +73,7 @@ def prepare_server(
     leases = LeaseKeeper(
         db, orchestrator, logs,
         lease_seconds=settings.lease_seconds, retry_lost_steps=settings.retry_lost_steps,
+        on_lost=jobs.forget_attempt,
     )  # fmt: skip
     boot = boot_id()
     state = ServerState(

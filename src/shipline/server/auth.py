@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -11,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 
 from shipline.server.state import ServerState, StateDep
-from shipline.server.tokens import user_for_token
+from shipline.server.tokens import hash_token, user_for_token
 from shipline.store.models import Role
 
 
@@ -38,15 +39,26 @@ def token_from_headers(authorization: str | None) -> str | None:
     return None
 
 
+CACHE_SECONDS = 5.0  # how long a checked token is trusted without asking the database
+
+
 def authenticate(state: ServerState, authorization: str | None) -> Caller | None:
     token = token_from_headers(authorization)
     if token is None:
         return None
+    key = hash_token(token)
+    cached = state.callers.get(key)
+    if cached is not None and cached[1] > time.monotonic():
+        return cached[0]
     with state.db.session() as session:
         user = user_for_token(session, token)
         if user is None:
             return None
-        return Caller(user.id, user.name, Role(user.role))
+        caller = Caller(user.id, user.name, Role(user.role))
+    if len(state.callers) > 10_000:  # never grows without bound
+        state.callers.clear()
+    state.callers[key] = (caller, time.monotonic() + CACHE_SECONDS)
+    return caller
 
 
 def require(role: Role) -> Callable[[Request, ServerState], Caller]:

@@ -43,10 +43,10 @@ class EmbeddedClient:
 
     def watch(self, job: Assignment, stop: Callable[[], None]) -> None:
         """Stop requests reach an in-process step at once, not at its next heartbeat."""
-        self.jobs.watch(job.job_id, stop)
+        self.jobs.watch(job.job_id, job.attempt, stop)
 
     def unwatch(self, job: Assignment) -> None:
-        self.jobs.unwatch(job.job_id)
+        self.jobs.unwatch(job.job_id, job.attempt)
 
 
 def boot_id() -> str:

@@ -59,7 +59,8 @@ async def git_http(name: str, path: str, request: Request, state: StateDep) -> R
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         # For the post-receive hook, which reports the pushed refs back to this server.
         "SHIPLINE_REPO": name,
-        "SHIPLINE_HOOK_URL": state.hook_url,
+        # Hooks run on this machine: loopback reaches the server whatever address it binds.
+        "SHIPLINE_HOOK_PORT": str(state.settings.port),
         "SHIPLINE_HOOK_SECRET": state.hook_secret,
     }
     if encoding := request.headers.get("content-encoding"):

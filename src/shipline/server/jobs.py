@@ -110,7 +110,7 @@ class JobService:
         self.settings = settings
         self.queue = JobQueue()
         self._live: dict[str, _Live] = {}  # token hash → attempt
-        self._watchers: dict[int, Callable[[], None]] = {}  # step id → stop it now
+        self._watchers: dict[tuple[int, int], Callable[[], None]] = {}  # attempt → stop it
         self._lock = threading.Lock()
         orchestrator.on_queued = self.queue.notify
         orchestrator.on_stop = self.signal_stop
@@ -307,20 +307,34 @@ class JobService:
         with self._lock:
             self._live.pop(_hash(token), None)
 
+    def forget_attempt(self, step_id: int, attempt: int) -> None:
+        """That attempt lost its lease: its token is worth nothing now, and an in-process
+        worker still running it is told to stop."""
+        with self._lock:
+            for digest, live in list(self._live.items()):
+                if (live.step_id, live.attempt) == (step_id, attempt):
+                    del self._live[digest]
+        self.signal_stop(step_id, attempt)
+
     # ---- stopping -----------------------------------------------------------------------
 
-    def watch(self, step_id: int, stop: Callable[[], None]) -> None:
-        """In-process workers: call `stop` at once when the step must stop (no heartbeat
+    def watch(self, step_id: int, attempt: int, stop: Callable[[], None]) -> None:
+        """In-process workers: call `stop` at once when the attempt must stop (no heartbeat
         round trip)."""
         with self._lock:
-            self._watchers[step_id] = stop
+            self._watchers[(step_id, attempt)] = stop
 
-    def unwatch(self, step_id: int) -> None:
+    def unwatch(self, step_id: int, attempt: int) -> None:
         with self._lock:
-            self._watchers.pop(step_id, None)
+            self._watchers.pop((step_id, attempt), None)
 
-    def signal_stop(self, step_id: int) -> None:
+    def signal_stop(self, step_id: int, attempt: int | None = None) -> None:
+        """Stop the step's attempt `attempt` (default: every attempt still running here)."""
         with self._lock:
-            stop = self._watchers.get(step_id)
-        if stop is not None:
+            stops = [
+                stop
+                for (watched, its_attempt), stop in self._watchers.items()
+                if watched == step_id and attempt in (None, its_attempt)
+            ]
+        for stop in stops:
             stop()

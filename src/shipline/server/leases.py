@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 
 from sqlalchemy import select, update
 
@@ -34,7 +35,9 @@ class LeaseKeeper:
         *,
         lease_seconds: float,
         retry_lost_steps: int = 0,
+        on_lost: Callable[[int, int], None] = lambda step_id, attempt: None,
     ) -> None:
+        self.on_lost = on_lost  # the job service forgets the attempt's token, stops it
         self.db = db
         self.orchestrator = orchestrator
         self.logs = logs
@@ -117,6 +120,7 @@ class LeaseKeeper:
             )
             if not moved.rowcount:  # type: ignore[attr-defined]
                 return  # it reported meanwhile
+        self.on_lost(step_id, key.attempt)
         note = f"\n[shipline] {why}; " + (
             f"it runs again as attempt {key.attempt + 1}\n" if retry else "the step failed\n"
         )

@@ -1,8 +1,10 @@
 """Step logs on the server: append-only files, one per step attempt, and who is watching.
 
 Workers append chunks at byte offsets, so a resent chunk is recognised and dropped, and a
-chunk that would leave a hole is refused. A log never grows past `max_bytes`: the last
-thing written is a line saying so, never a silent cut. Readers (raw download, tail, live
+chunk that would leave a hole is refused. A log never grows past `max_bytes`: output is
+kept up to `max_bytes` minus the length of a note saying so, then the note ends the log —
+never a silent cut. Only the note reaches past that point, so a log's size alone tells
+whether it is full (also after a restart of the server). Readers (raw download, tail, live
 SSE streams) read the file; `LogBroker` wakes live streams when something was appended.
 """
 
@@ -73,7 +75,12 @@ class LogStore:
         self.broker = LogBroker()
         self._locks: dict[LogKey, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
-        self._full: set[LogKey] = set()
+        self._note = (
+            f"\n[shipline] this log reached its limit of {max_bytes} bytes; "
+            "the rest of the step's output is not kept\n"
+        ).encode()
+        # Output is kept up to here, so that the note still fits within max_bytes.
+        self._room = max(0, max_bytes - len(self._note))
 
     def path(self, key: LogKey) -> Path:
         return self.root / str(key.pipeline_id) / f"{key.step_key}.{key.attempt}.log"
@@ -98,21 +105,15 @@ class LogStore:
             path = self.path(key)
             path.parent.mkdir(parents=True, exist_ok=True)
             size = self.size(key)
-            if key in self._full:  # the worker keeps sending what is no longer kept
-                return size
+            if size > self._room:  # only the note gets past `_room`: the log is full, and
+                return size  # the worker keeps sending what is no longer kept
             if offset > size:
                 raise LogGapError(f"chunk at byte {offset} but the log has {size} bytes")
             fresh = data[size - offset :]
             if not fresh:
                 return size
-            room = self.max_bytes - size
-            if len(fresh) > room:
-                note = (
-                    f"\n[shipline] this log reached its limit of {self.max_bytes} bytes; "
-                    "the rest of the step's output is not kept\n"
-                ).encode()
-                fresh = fresh[: max(0, room - len(note))] + note
-                self._full.add(key)
+            if size + len(fresh) > self._room:
+                fresh = fresh[: max(0, self._room - size)] + self._note
             with open(path, "ab") as log:
                 log.write(fresh)
             size += len(fresh)

@@ -13,6 +13,7 @@ from shipline.server.settings import ServerSettings
 from shipline.store.db import Database
 
 if TYPE_CHECKING:
+    from shipline.server.auth import Caller
     from shipline.server.jobs import JobService
     from shipline.server.leases import LeaseKeeper
     from shipline.server.logs import LogStore
@@ -36,12 +37,9 @@ class ServerState:
     boot: str
     hook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     pool: WorkerPool | None = None
+    # Checked tokens, by hash: (caller, trusted until time.monotonic()); see server.auth.
+    callers: dict[str, tuple[Caller, float]] = field(default_factory=dict)
     webhooks: WebhookInbox | None = None
-
-    @property
-    def hook_url(self) -> str:
-        # Hooks run on this machine: loopback reaches the server whatever address it binds.
-        return f"http://127.0.0.1:{self.settings.port}/api/v1/internal/push"
 
     def repo_dir(self, name: str) -> Path:
         return self.settings.repos_dir / f"{name}.git"

@@ -29,12 +29,21 @@ def issue_token(session: Session, user: User, name: str) -> str:
     return token
 
 
+LAST_USED_PRECISION = dt.timedelta(minutes=1)
+
+
 def user_for_token(session: Session, token: str) -> User | None:
     # Looking up by hash never compares secrets byte by byte in Python.
     found = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     if found is None:
         return None
-    found.last_used_at = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC)
+    last = found.last_used_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=dt.UTC)  # SQLite gives naive datetimes back
+    # A write per request would queue every reader behind the writers; a minute is enough.
+    if last is None or now - last > LAST_USED_PRECISION:
+        found.last_used_at = now
     return found.user
 
 

@@ -16,7 +16,7 @@ from shipline.config import DEFAULT_FILENAME, parse_text
 from shipline.errors import GitError, PlanError, ShiplineError
 from shipline.plan import Event, NoPipeline, Plan, compile_plan
 from shipline.plan.event_codec import event_to_json
-from shipline.run.git import git
+from shipline.run.git import changed_files, git
 from shipline.server.plans import CompiledPipeline
 from shipline.store.models import Pipeline, Repository, Step
 
@@ -39,6 +39,7 @@ class TriggerResult:
     pipeline_id: int | None
     message: str  # one line for the pusher
     number: int | None = None
+    compiled: CompiledPipeline | None = None  # to seed the plan cache with
 
 
 def push_event(ref_type: str, ref_name: str, message: str) -> Event:
@@ -86,7 +87,9 @@ def compile_at(repo_dir: Path, commit: str, event: Event) -> CompiledPipeline | 
     if isinstance(plan, NoPipeline):
         return f"no pipeline runs ({plan.reason})"
     assert isinstance(plan, Plan)
-    return CompiledPipeline(plan, text, None)
+    base = event.pull_request.destination if event.pull_request else None
+    changed = changed_files(repo_dir, commit, base)
+    return CompiledPipeline(plan, text, tuple(changed) if changed is not None else None)
 
 
 def record_pipeline(
@@ -146,17 +149,20 @@ def record_push(
         return TriggerResult(None, f"{update_.ref}: not a branch or tag, nothing to run")
     ref_type, ref_name = found
     try:
-        message = git(["log", "-1", "--format=%B", update_.new], repo_dir)
+        # An annotated tag points at a tag object: the pipeline runs on its commit.
+        commit = git(["rev-parse", "--verify", f"{update_.new}^{{commit}}"], repo_dir).strip()
+        message = git(["log", "-1", "--format=%B", commit], repo_dir)
     except GitError as exc:
         return TriggerResult(None, f"{ref_name}: cannot read the commit: {exc}")
-    compiled = compile_at(repo_dir, update_.new, push_event(ref_type, ref_name, message))
+    compiled = compile_at(repo_dir, commit, push_event(ref_type, ref_name, message))
     if isinstance(compiled, str):
         return TriggerResult(None, f"{ref_name}: {compiled}")
     pipeline = record_pipeline(
-        session, repository, compiled, commit=update_.new, trigger=trigger,
+        session, repository, compiled, commit=commit, trigger=trigger,
         triggered_by=triggered_by,
     )  # fmt: skip
     number = pipeline.build_number
     url = f"{base_url}/api/v1/repos/{repository.name}/pipelines/{number}"
     name = compiled.plan.pipeline
-    return TriggerResult(pipeline.id, f"pipeline #{number} ({name}) for {ref_name}: {url}", number)
+    line = f"pipeline #{number} ({name}) for {ref_name}: {url}"
+    return TriggerResult(pipeline.id, line, number, compiled)

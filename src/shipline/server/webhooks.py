@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
 from shipline.errors import ShiplineError
-from shipline.server.forges import WebhookEvent, forge_named
+from shipline.run.git import git
+from shipline.server.forges import ZERO_SHA, WebhookEvent, forge_named
 from shipline.server.mirror import fetch_refs
 from shipline.server.triggers import RefUpdate, record_push
 from shipline.store.models import Repository, WebhookDelivery
@@ -20,6 +22,19 @@ if TYPE_CHECKING:
     from shipline.server.state import ServerState
 
 logger = logging.getLogger(__name__)
+
+NO_REMOTE = "no remote URL to fetch from: set the repository's remote_url"
+FETCH_FAILED = "fetching from "  # … "{remote} failed: {why}"
+
+
+def fetched_nothing(outcome: str) -> bool:
+    """True for the outcome of a delivery that stopped before the fetch, so recorded nothing.
+
+    A redelivery of such a delivery is handled again: the forges' "Redeliver"/"Resend" is how
+    a failed delivery is recovered (once remote_url is set, say). A redelivery of any other
+    delivery, or of one still being handled, starts nothing.
+    """
+    return outcome.startswith((NO_REMOTE, FETCH_FAILED))
 
 
 class WebhookInbox:
@@ -59,12 +74,12 @@ class WebhookInbox:
             assert repository is not None
             name, remote = repository.name, repository.remote_url or event.clone_url
         if not remote:
-            return "no remote URL to fetch from: set the repository's remote_url"
+            return NO_REMOTE
         repo_dir = state.repo_dir(name)
         try:
             fetch_refs(repo_dir, remote, event.refs)
         except ShiplineError as exc:
-            return f"fetching from {remote} failed: {exc}"
+            return f"{FETCH_FAILED}{remote} failed: {exc}"
         forge = forge_named(event.forge)
         who = f"{forge.title if forge else event.forge} webhook"
         lines, started = [], []
@@ -72,8 +87,9 @@ class WebhookInbox:
             repository = session.scalar(select(Repository).where(Repository.id == repository_id))
             assert repository is not None
             for ref in event.refs:
+                update_ = RefUpdate(ref.old, _peeled(repo_dir, ref.new), ref.ref)
                 result = record_push(
-                    session, repository, repo_dir, RefUpdate(ref.old, ref.new, ref.ref),
+                    session, repository, repo_dir, update_,
                     state.settings.url, trigger="webhook", triggered_by=who,
                 )  # fmt: skip
                 lines.append(result.message)
@@ -81,3 +97,13 @@ class WebhookInbox:
                     started.append(result.pipeline_id)
         state.orchestrator.advance_all(started)
         return "; ".join(lines) or "no refs"
+
+
+def _peeled(repo_dir: Path, sha: str) -> str:
+    """The commit `sha` names: GitHub and Gitea give an annotated tag's push the tag object
+    as `after`, and the pipeline runs (and reports BITBUCKET_COMMIT) on the commit it tags.
+    Left as it is when the mirror cannot resolve it (record_push then says so)."""
+    if sha == ZERO_SHA:
+        return sha
+    peeled = git(["rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}"], repo_dir, check=False)
+    return peeled.strip() or sha

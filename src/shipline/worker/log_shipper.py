@@ -11,13 +11,12 @@ import logging
 import threading
 import time
 
-from shipline.errors import ShiplineError
 from shipline.worker.protocol import Assignment, WorkerClient
 
 logger = logging.getLogger(__name__)
 CHUNK_BYTES = 256 * 1024
 FLUSH_SECONDS = 0.1
-RETRIES = 5
+CLOSE_GRACE_SECONDS = 30.0  # at the end of a step, how long to wait for an absent server
 
 
 class LogShipper:
@@ -32,6 +31,7 @@ class LogShipper:
         self._lock = threading.Condition()
         self._closed = False
         self._failed: str | None = None
+        self._unsent = 0
         self._thread = threading.Thread(target=self._loop, name="log-shipper", daemon=True)
         self._thread.start()
 
@@ -45,12 +45,16 @@ class LogShipper:
         return len(data)
 
     def close(self) -> None:
+        """Send what is left; waits up to CLOSE_GRACE_SECONDS for an absent server."""
         with self._lock:
             self._closed = True
             self._lock.notify()
         self._thread.join()
-        if self._failed:
-            logger.warning("log of %s was not fully shipped: %s", self.job.step_key, self._failed)
+        if self._unsent:
+            logger.warning(
+                "log of %s: the last %d bytes never reached the server (%s)",
+                self.job.step_key, self._unsent, self._failed,
+            )  # fmt: skip
 
     def _take(self) -> bytes:
         data = b"".join(self._pending)
@@ -58,31 +62,43 @@ class LogShipper:
         return data
 
     def _loop(self) -> None:
+        unsent = b""  # kept in order until the server takes it: a gap would end the log
+        failures = 0
+        gave_up_at: float | None = None
         while True:
             with self._lock:
                 if not self._closed and self._pending_bytes < CHUNK_BYTES:
-                    self._lock.wait(FLUSH_SECONDS)
-                data = self._take()
+                    pause = min(5.0, 0.2 * 2**failures) if unsent else FLUSH_SECONDS
+                    self._lock.wait(pause)
+                data = unsent + self._take()
                 closed = self._closed
-            if data:
-                self._send(data)
+            sent = self._send(data)
+            unsent = data[sent:]
+            if not unsent:
+                failures = 0
+                if closed:
+                    with self._lock:
+                        if not self._pending:
+                            return
+                continue
+            failures += 1
             if closed:
-                with self._lock:
-                    rest = self._take()
-                if rest:
-                    self._send(rest)
-                return
+                gave_up_at = gave_up_at or time.monotonic() + CLOSE_GRACE_SECONDS
+                if time.monotonic() > gave_up_at:
+                    self._unsent = len(unsent) + self._pending_bytes
+                    return
+                time.sleep(min(5.0, 0.2 * 2**failures))
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes) -> int:
+        """Send `data` in chunks from `self.offset`; returns how many bytes arrived."""
+        sent = 0
         for start in range(0, len(data), CHUNK_BYTES):
             piece = data[start : start + CHUNK_BYTES]
-            for attempt in range(RETRIES):
-                try:
-                    self.client.append_log(self.job, self.offset, piece)
-                    break
-                except ShiplineError as exc:
-                    self._failed = str(exc)
-                    time.sleep(0.2 * (attempt + 1))
-            # Counted even when it never arrived: later chunks keep their true offsets, and
-            # the server marks the gap instead of shifting the rest of the log.
+            try:
+                self.client.append_log(self.job, self.offset, piece)
+            except Exception as exc:  # ShiplineError, or the network: try again later
+                self._failed = str(exc) or type(exc).__name__
+                return sent
             self.offset += len(piece)
+            sent += len(piece)
+        return sent

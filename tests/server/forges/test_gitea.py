@@ -112,10 +112,18 @@ def test_branch_creation(payload: Any) -> None:
     assert gitea.parse(*delivery(data)).refs[0].old == ZERO_SHA
 
 
-def test_a_branch_deletion_arrives_as_a_delete_event_and_is_ignored(payload: Any) -> None:
+def test_a_branch_deletion_arrives_as_a_delete_event_naming_no_commit(payload: Any) -> None:
     event = gitea.parse(*delivery(payload("gitea_delete"), event="delete"))
-    assert event.kind == "ignored"
-    assert "delete" in event.note
+    assert event.kind == "push"
+    assert event.refs == (PushedRef("refs/heads/feature/login", ZERO_SHA, ZERO_SHA),)
+
+
+def test_a_deleted_tag_and_an_unknown_ref_type(payload: Any) -> None:
+    data = payload("gitea_delete")
+    data.update(ref="v1.0", ref_type="tag")
+    assert gitea.parse(*delivery(data, event="delete")).refs[0].ref == "refs/tags/v1.0"
+    data.update(ref_type="wiki")
+    assert gitea.parse(*delivery(data, event="delete")).kind == "ignored"
 
 
 @pytest.mark.parametrize("sha", ["bffeb74224043ba2feb48d137756c8a9331c449a", ZERO_SHA])

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, PlainTextResponse, Response, StreamingResponse
@@ -24,8 +25,11 @@ from shipline.store.models import Step
 
 router = APIRouter(prefix="/api/v1")
 READ_BYTES = 256 * 1024
+DOWNLOAD_BYTES = 1024 * 1024
 KEEPALIVE_SECONDS = 15.0
 NOT_STARTED = frozenset({"pending", "queued", "paused"})
+GROWING = NOT_STARTED | {"running"}  # a log that may still be written to
+TEXT = "text/plain; charset=utf-8"
 
 
 def _step(state: ServerState, repo: str, number: int, key: str) -> Step:
@@ -58,7 +62,27 @@ def step_log(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"this step has no log yet ({step.status})")
     if tail is not None:
         return PlainTextResponse(state.logs.tail(log_key, tail))
-    return FileResponse(path, media_type="text/plain; charset=utf-8")
+    if log_key.attempt < step.attempt or step.status not in GROWING:
+        whole = FileResponse(path, media_type=TEXT)
+        whole.chunk_size = DOWNLOAD_BYTES  # 64 KiB by default: 16 times the thread hops
+        return whole
+    return _snapshot(path)
+
+
+def _snapshot(path: Path) -> Response:
+    """The log as far as it is written now. A running step's log grows while it is sent, and
+    a response must hold exactly the bytes its Content-Length announced (FileResponse reads
+    to the end of the file, and the server then breaks the connection off)."""
+    size = path.stat().st_size  # append-only: these bytes stay as they are
+
+    def body() -> Iterator[bytes]:  # iterated in a worker thread
+        left = size
+        with open(path, "rb") as log:
+            while left > 0 and (chunk := log.read(min(DOWNLOAD_BYTES, left))):
+                left -= len(chunk)
+                yield chunk
+
+    return StreamingResponse(body(), media_type=TEXT, headers={"Content-Length": str(size)})
 
 
 def utf8_cut(data: bytes) -> int:
@@ -78,13 +102,59 @@ def _sse(event: str, data: dict[str, object], event_id: int | None = None) -> st
     return f"{head}event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
+# Bytes that stand for themselves in a JSON string, and the few escaped ones logs are full
+# of; any other byte (non-ASCII, other control characters) takes the json.dumps way.
+_PLAIN = bytes(range(0x20, 0x7F)) + b"\t\n\r\x1b"
+_ESCAPES = ((b"\\", b"\\\\"), (b'"', b'\\"'), (b"\n", b"\\n"), (b"\r", b"\\r"),
+            (b"\t", b"\\t"), (b"\x1b", b"\\u001b"))  # fmt: skip
+_LINE_BREAKS = ("\x85", "\u2028", "\u2029")  # the others are control characters, escaped
+
+
+def json_string(data: bytes) -> bytes:
+    """`data` decoded (broken characters replaced) as a JSON string, in UTF-8. About five
+    times faster than json.dumps for ASCII text with line breaks, tabs and colour codes (a
+    256 KiB event: 0.3 ms, not 1.5-1.9): the server encodes every event of every stream."""
+    if data.translate(None, _PLAIN):
+        text = data.decode("utf-8", errors="replace")
+        if data.isascii():
+            return json.dumps(text).encode()
+        # Raw UTF-8 is 3x faster than \\u escapes; but the characters that Python's
+        # splitlines (and so httpx's iter_lines) takes for line breaks must stay escaped.
+        encoded = json.dumps(text, ensure_ascii=False)
+        for breaking in _LINE_BREAKS:
+            encoded = encoded.replace(breaking, f"\\u{ord(breaking):04x}")
+        return encoded.encode()
+    for plain, escaped in _ESCAPES:
+        data = data.replace(plain, escaped)
+    return b'"' + data + b'"'
+
+
+def _log_event(data: bytes, offset: int) -> bytes:
+    """The `log` event for `data`, which ends at byte `offset` of the log."""
+    return b'id: %d\nevent: log\ndata: {"offset": %d, "text": %s}\n\n' % (
+        offset,
+        offset,
+        json_string(data),
+    )
+
+
+def _next_log_event(state: ServerState, key: LogKey, position: int) -> tuple[bytes, int]:
+    """The event for the whole characters written from `position` on (b"" when there are
+    none yet), and the position after them."""
+    data = state.logs.read(key, position, READ_BYTES)
+    cut = utf8_cut(data)
+    if not cut:
+        return b"", position
+    return _log_event(data[:cut], position + cut), position + cut
+
+
 def _attempt_over(state: ServerState, step_id: int, attempt: int) -> str | None:
     """The step's status once this attempt of it is over; None while it may still write."""
     with state.db.session() as session:
         row = session.execute(select(Step.status, Step.attempt).where(Step.id == step_id)).one()
     if row.attempt > attempt:
         return "replaced"
-    if row.status in NOT_STARTED or row.status == "running":
+    if row.status in GROWING:
         return None
     return str(row.status)
 
@@ -106,19 +176,17 @@ def stream_log(
     resume = request.headers.get("last-event-id", "")
     start = int(resume) if resume.isdigit() else offset
 
-    async def events() -> AsyncIterator[str]:
+    async def events() -> AsyncIterator[bytes]:
         position = start
         wake = state.logs.broker.subscribe(log_key)
         try:
-            yield "retry: 2000\n\n"
+            yield b"retry: 2000\n\n"
             while True:
                 wake.clear()
-                data = await asyncio.to_thread(state.logs.read, log_key, position, READ_BYTES)
-                cut = utf8_cut(data)
-                if cut:
-                    position += cut
-                    text = data[:cut].decode("utf-8", errors="replace")
-                    yield _sse("log", {"offset": position, "text": text}, position)
+                # Read and encode off the event loop: other requests go on being served.
+                event, position = await asyncio.to_thread(_next_log_event, state, log_key, position)
+                if event:
+                    yield event
                     continue
                 over = await asyncio.to_thread(_attempt_over, state, step.id, log_key.attempt)
                 if over is not None:
@@ -127,14 +195,13 @@ def stream_log(
                         continue  # written just before the end: send it first
                     if rest:  # a broken character at the very end
                         position += len(rest)
-                        text = rest.decode("utf-8", errors="replace")
-                        yield _sse("log", {"offset": position, "text": text}, position)
-                    yield _sse("end", {"status": over, "offset": position})
+                        yield _log_event(rest, position)
+                    yield _sse("end", {"status": over, "offset": position}).encode()
                     return
                 try:
                     await asyncio.wait_for(wake.wait(), KEEPALIVE_SECONDS)
                 except TimeoutError:
-                    yield ": keep-alive\n\n"
+                    yield b": keep-alive\n\n"
         finally:
             state.logs.broker.unsubscribe(log_key, wake)
 

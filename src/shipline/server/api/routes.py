@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sys
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
@@ -15,7 +14,7 @@ from shipline.run.git import git
 from shipline.server.api.schemas import Health, Me, RepositoryCreate, RepositoryOut
 from shipline.server.auth import Admin, Developer, Viewer
 from shipline.server.forges import FORGES
-from shipline.server.hook import hook_script
+from shipline.server.hook import install_hook
 from shipline.server.state import ServerState, StateDep
 from shipline.store.models import Repository
 
@@ -83,9 +82,7 @@ def create_repo(body: RepositoryCreate, state: StateDep, _: Developer) -> Reposi
             state.settings.repos_dir.mkdir(parents=True, exist_ok=True)
             git(["init", "-q", "--bare", "--initial-branch=main", str(path)], path.parent)
             git(["config", "http.receivepack", "true"], path)
-            hook = path / "hooks" / "post-receive"
-            hook.write_text(hook_script(sys.executable))
-            hook.chmod(0o755)
+            install_hook(path)
             return _out(state, repository, secret)
     except IntegrityError as exc:
         raise HTTPException(

@@ -49,7 +49,7 @@ def set_variable(repo: str, name: str, body: VariableIn, state: StateDep, _: Adm
         try:
             variable = state.variables.set(session, repository_id, name, body.value, body.secured)
         except VariableError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
         return _out(variable)
 
 

@@ -2,18 +2,20 @@
 
 No API token here: the forge proves itself with the repository's webhook secret (an HMAC
 signature, or GitLab's token header). A wrong or missing signature is a 401 and nothing is
-recorded; a delivery id seen before is answered 200 and starts nothing new.
+recorded; a delivery id seen before is answered 200 and starts nothing new — unless handling it
+fetched nothing (no remote URL, the fetch failed), when the redelivery is handled again.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from shipline.server.forges import FORGES, WebhookError, forge_named
-from shipline.server.state import StateDep
+from shipline.server.state import ServerState, StateDep
+from shipline.server.webhooks import fetched_nothing
 from shipline.store.models import Repository, WebhookDelivery
 
 router = APIRouter(tags=["webhooks"])
@@ -60,13 +62,39 @@ async def receive_webhook(forge: str, repo: str, request: Request, state: StateD
                 session.flush()
                 delivery = row.id
         except IntegrityError:
-            return JSONResponse(
-                {"status": "duplicate", "note": f"delivery {event.delivery_id} was handled"},
-                status.HTTP_200_OK,
-            )
+            delivery = _retry_of_failed(state, repository_id, dialect.name, event.delivery_id)
+            if delivery is None:
+                return JSONResponse(
+                    {"status": "duplicate", "note": f"delivery {event.delivery_id} was handled"},
+                    status.HTTP_200_OK,
+                )
     assert state.webhooks is not None
     state.webhooks.submit(repository_id, event, delivery)
     return JSONResponse(
         {"status": "accepted", "delivery": event.delivery_id, "refs": [r.ref for r in event.refs]},
         status.HTTP_202_ACCEPTED,
     )
+
+
+def _retry_of_failed(
+    state: ServerState, repository_id: int, forge: str, delivery_id: str
+) -> int | None:
+    """The recorded delivery's row id, taken for another attempt, if handling it fetched
+    nothing; None when it is still being handled or was handled (a true duplicate)."""
+    with state.db.session() as session:
+        found = session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.outcome).where(
+                WebhookDelivery.repository_id == repository_id,
+                WebhookDelivery.forge == forge,
+                WebhookDelivery.delivery_id == delivery_id,
+            )
+        ).first()
+        if found is None or not fetched_nothing(found.outcome):
+            return None
+        # Compare and set: of two redeliveries arriving together, one takes it.
+        taken = session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == found.id, WebhookDelivery.outcome == found.outcome)
+            .values(outcome="")
+        )
+        return found.id if taken.rowcount else None  # type: ignore[attr-defined]

@@ -29,12 +29,13 @@ from shipline.server.forges.base import (
     IGNORED,
     PING,
     PUSH,
+    ZERO_SHA,
     PushedRef,
     WebhookError,
     WebhookEvent,
     header,
 )
-from shipline.server.forges.payload import decode_object
+from shipline.server.forges.payload import Payload, decode_object
 from shipline.server.forges.signatures import hex_signature_matches, hmac_sha256_hex
 
 EVENT_HEADER = "x-gitea-event"
@@ -42,7 +43,6 @@ DELIVERY_HEADER = "x-gitea-delivery"
 SIGNATURE_HEADER = "x-gitea-signature"
 
 NOTES = {
-    "delete": "Gitea 'delete' events name no commit, and a deleted ref starts nothing",
     "create": "Gitea 'create' events start nothing (the 'push' event for the same ref does)",
 }
 
@@ -69,6 +69,8 @@ class Gitea:
                 "application/json"
             )
         payload = decode_object(body, f"Gitea {event} payload")
+        if event == "delete":
+            return self._deletion(payload, delivery_id)
         if event != "push":
             note = NOTES.get(event, f"Gitea '{event}' events start nothing")
             return WebhookEvent(self.name, delivery_id, IGNORED, note=note)
@@ -83,3 +85,16 @@ class Gitea:
         repository = payload.optional_child("repository")
         clone_url = repository.optional_text("clone_url") if repository else None
         return WebhookEvent(self.name, delivery_id, PUSH, refs=(ref,), clone_url=clone_url)
+
+    def _deletion(self, payload: Payload, delivery_id: str | None) -> WebhookEvent:
+        """Gitea reports a deleted branch or tag only as a `delete` event naming no commit:
+        a push of the ref to nothing, so the mirror drops it too (and nothing runs)."""
+        kind = payload.text("ref_type")
+        prefix = {"branch": "refs/heads/", "tag": "refs/tags/"}.get(kind)
+        if prefix is None:
+            return WebhookEvent(
+                self.name, delivery_id, IGNORED, note=f"Gitea deleted a {kind}: nothing to do"
+            )
+        name = payload.text("ref").removeprefix(prefix)
+        ref = PushedRef(prefix + name, ZERO_SHA, ZERO_SHA)
+        return WebhookEvent(self.name, delivery_id, PUSH, refs=(ref,))
