@@ -14,18 +14,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import re
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from benchlib import machine, table, verdict
+from benchlib import free_port, machine, start_server, table, verdict
 
 from shipline.plan import Event
 from shipline.plan.event_codec import event_to_json
@@ -34,12 +29,6 @@ from shipline.store.models import Pipeline, Repository, Step
 
 STATUSES = ["passed"] * 8 + ["failed", "cancelled"]
 BRANCHES = ["main"] * 5 + ["develop", "feature/a", "feature/b", "release/1.0", "fix/x"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def seed(url: str, count: int) -> None:
@@ -98,29 +87,11 @@ def main() -> None:
         seed(url, args.pipelines)
         seeded = time.perf_counter() - began
         port = free_port()
-        command = [str(Path(sys.executable).with_name("shipline")), "serve", "--data-dir",
-                   str(data), "--port", str(port)]  # fmt: skip
-        if args.database_url:
-            command += ["--database-url", args.database_url]
-        server = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "NO_COLOR": "1"},
-        )  # fmt: skip
+        extra = ("--database-url", args.database_url) if args.database_url else ()
+        server, token, _ = start_server(data, port, *extra)
         try:
-            assert server.stdout is not None
-            token = ""
-            for line in server.stdout:
-                if found := re.search(r"admin token: (shp_\S+)", line):
-                    token = found.group(1)
-                    break
             base = f"http://127.0.0.1:{port}/api/v1"
             with httpx.Client(headers={"Authorization": f"Bearer {token}"}) as client:
-                for _ in range(100):
-                    try:
-                        client.get(f"{base}/health")
-                        break
-                    except httpx.HTTPError:
-                        time.sleep(0.05)
                 middle = args.pipelines // 2
                 cases = {
                     "health (baseline)": "/health",

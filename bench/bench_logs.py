@@ -31,14 +31,9 @@ import datetime as dt
 import hashlib
 import json
 import multiprocessing
-import os
-import re
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -47,7 +42,7 @@ from functools import partial
 from pathlib import Path
 
 import httpx
-from benchlib import machine, table, verdict
+from benchlib import free_port, machine, start_server, table, verdict
 
 IDENTITY = ["-c", "user.name=bench", "-c", "user.email=bench@shipline.invalid"]
 TARGET_P95_MS = 50.0
@@ -218,42 +213,8 @@ def quantiles(values: list[float]) -> tuple[float, float, float]:
 # ---- the server --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *IDENTITY, *args], cwd=cwd, check=True, capture_output=True)
-
-
-def start_server(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str, list[str]]:
-    shipline = Path(sys.executable).with_name("shipline")
-    server = subprocess.Popen(
-        [str(shipline), "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-    assert server.stdout is not None
-    token = ""
-    for line in server.stdout:
-        if found := re.search(r"admin token: (shp_\S+)", line):
-            token = found.group(1)
-            break
-    if not token:
-        raise SystemExit("shipline serve printed no admin token")
-    lines: list[str] = []  # keep reading: a full pipe would stall the server
-    threading.Thread(target=lambda: lines.extend(server.stdout or []), daemon=True).start()
-    for _ in range(200):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    return server, token, lines
 
 
 def cat_seconds(path: Path, repeats: int = 5) -> float:

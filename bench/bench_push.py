@@ -15,16 +15,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from benchlib import free_port, start_server
 
 IDENTITY = ["-c", "user.name=bench", "-c", "user.email=bench@shipline.invalid"]
 PIPELINE = "pipelines:\n  default:\n    - step:\n        name: First\n        script: [echo hi]\n"
@@ -32,12 +30,6 @@ PIPELINE = "pipelines:\n  default:\n    - step:\n        name: First\n        sc
 
 def git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *IDENTITY, *args], cwd=cwd, check=True, capture_output=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> None:
@@ -50,29 +42,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="shipline-bench-push-") as tmp:
         root = Path(tmp)
         port = free_port()
-        shipline = Path(sys.executable).with_name("shipline")
-        server = subprocess.Popen(
-            [str(shipline), "serve", "--data-dir", str(root / "data"), "--port", str(port)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
+        server, token, _ = start_server(root / "data", port)
         try:
-            assert server.stdout is not None
-            token = ""
-            for line in server.stdout:
-                if found := re.search(r"admin token: (shp_\S+)", line):
-                    token = found.group(1)
-                    break
             url = f"http://127.0.0.1:{port}"
             headers = {"Authorization": f"Bearer {token}"}
-            for _ in range(100):
-                try:
-                    httpx.get(f"{url}/api/v1/health", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.05)
             httpx.post(f"{url}/api/v1/repos", json={"name": "bench"}, headers=headers)
             remote = f"http://x:{token}@127.0.0.1:{port}/git/bench.git"
             bare = root / "bare.git"

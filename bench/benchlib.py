@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 import platform
+import re
+import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 from shipline.engine import PipelineEngine, PipelineResult, PipelineStatus, RunListener
 from shipline.local import LocalRequest, prepare
@@ -131,3 +136,40 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def verdict(ok: bool) -> str:
     return "MET" if ok else "MISSED"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(
+    data_dir: Path, port: int, *extra: str
+) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """`shipline serve` on a fresh data directory: the process, its first admin token, and
+    the lines it prints afterwards (read on a thread: a full pipe would stall the server)."""
+    server = subprocess.Popen(
+        [str(SHIPLINE), "serve", "--data-dir", str(data_dir), "--port", str(port), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert server.stdout is not None
+    token = ""
+    for line in server.stdout:
+        if found := re.search(r"admin token: (shp_\S+)", line):
+            token = found.group(1)
+            break
+    if not token:
+        raise SystemExit("shipline serve printed no admin token")
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(server.stdout or []), daemon=True).start()
+    for _ in range(200):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    return server, token, lines
