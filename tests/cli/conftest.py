@@ -12,6 +12,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,3 +93,29 @@ def cli() -> Cli:
     if not SHIPLINE.exists():
         pytest.fail(f"no shipline console script at {SHIPLINE}; run ./scripts/install")
     return Cli(SHIPLINE)
+
+
+@pytest.fixture
+def shipline_cli(tmp_path: Path) -> Any:
+    """Runs the console script with its own config directory (never the user's)."""
+    executable = Path(sys.executable).with_name("shipline")
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+    }
+    env.pop("SHIPLINE_SERVER", None)
+    env.pop("SHIPLINE_TOKEN", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(executable), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    return run

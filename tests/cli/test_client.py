@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 IDENTITY = ["-c", "user.name=Pusher", "-c", "user.email=pusher@shipline.invalid"]
 PIPELINE = """
@@ -23,32 +22,6 @@ pipelines:
         name: Test
         script: [echo "tests are green"]
 """
-
-
-@pytest.fixture
-def shipline_cli(tmp_path: Path) -> Any:
-    """Runs the console script with its own config directory (never the user's)."""
-    executable = Path(sys.executable).with_name("shipline")
-    env = {
-        **os.environ,
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "NO_COLOR": "1",
-        "COLUMNS": "200",
-    }
-    env.pop("SHIPLINE_SERVER", None)
-    env.pop("SHIPLINE_TOKEN", None)
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(executable), *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
-
-    return run
 
 
 def test_login_repo_pipelines_and_logs(

@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from shipline import __version__
 from shipline.cli.client import login
+from shipline.cli.deploys import deploy, dora, envs, rollback
 from shipline.cli.diagnostics import print_diagnostics
 from shipline.cli.display import ConsoleDisplay, summary_table
 from shipline.cli.logs import logs
@@ -261,6 +262,10 @@ app.command()(trigger)
 app.command()(cancel)
 app.command()(rerun)
 app.command("run-step")(run_step)
+app.command()(deploy)
+app.command()(rollback)
+app.command()(envs)
+app.command()(dora)
 app.add_typer(repo_app, name="repo")
 app.add_typer(vars_app, name="vars")
 

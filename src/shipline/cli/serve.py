@@ -40,6 +40,14 @@ def serve(
             "--retry-lost-steps", help="Run a lost step again this many times (never deploys)."
         ),
     ] = 0,
+    artifact_days: Annotated[
+        float,
+        typer.Option(
+            "--artifact-retention-days",
+            help="Delete artifacts this many days after their pipeline (environments keep "
+            "those of their last 10 deployments).",
+        ),
+    ] = 14.0,
 ) -> None:
     """Run the Shipline server. The first start prints a one-time admin token."""
     # Imported here: the client verbs should not pay for loading the whole server.
@@ -60,6 +68,7 @@ def serve(
         lease_seconds=lease_seconds,
         heartbeat_seconds=max(0.2, min(5.0, lease_seconds / 4)),
         retry_lost_steps=retry_lost_steps,
+        artifact_retention_days=artifact_days,
     )
     state, admin_token = prepare_server(settings)
     console = Console(highlight=False, soft_wrap=True)

@@ -12,7 +12,19 @@ from rich.table import Table
 
 from shipline.cli.client import call
 
-vars_app = typer.Typer(help="Repository variables.", no_args_is_help=True)
+vars_app = typer.Typer(
+    help="Repository variables, and deployment variables (--env) that override them.",
+    no_args_is_help=True,
+)
+EnvOpt = Annotated[
+    str | None, typer.Option("--env", help="A deployment environment's variables instead.")
+]
+
+
+def _base(repo: str, env: str | None) -> str:
+    if env is None:
+        return f"/repos/{repo}/variables"
+    return f"/repos/{repo}/environments/{env}/variables"
 
 
 @vars_app.command("set")
@@ -28,20 +40,24 @@ def vars_set(
     secured: Annotated[
         bool, typer.Option("--secured", help="Encrypted at rest, masked in logs, never shown.")
     ] = False,
+    env: EnvOpt = None,
 ) -> None:
-    """Create or change a variable."""
+    """Create or change a variable (of one deployment environment with --env)."""
     if value == "-":
         value = sys.stdin.read().removesuffix("\n")
-    found = call("PUT", f"/repos/{repo}/variables/{name}", {"value": value, "secured": secured})
+    body = {"value": value, "secured": secured}
+    found = call("PUT", f"{_base(repo, env)}/{name}", body)
     kind = "secured variable" if found["secured"] else "variable"
     Console(highlight=False).print(f"set {kind} {escape(found['name'])} of {escape(repo)}")
 
 
 @vars_app.command("list")
-def vars_list(repo: Annotated[str, typer.Argument(help="Repository name.")]) -> None:
-    """List a repository's variables; secured values are never shown."""
+def vars_list(
+    repo: Annotated[str, typer.Argument(help="Repository name.")], env: EnvOpt = None
+) -> None:
+    """List a repository's (or an environment's) variables; secured values are never shown."""
     table = Table("Name", "Value", "Secured", "Updated", show_edge=False, header_style="bold")
-    for variable in call("GET", f"/repos/{repo}/variables"):
+    for variable in call("GET", _base(repo, env)):
         shown = "••••••" if variable["secured"] else variable["value"]
         table.add_row(
             variable["name"],
@@ -56,7 +72,8 @@ def vars_list(repo: Annotated[str, typer.Argument(help="Repository name.")]) -> 
 def vars_delete(
     repo: Annotated[str, typer.Argument(help="Repository name.")],
     name: Annotated[str, typer.Argument(help="Variable name.")],
+    env: EnvOpt = None,
 ) -> None:
     """Delete a variable."""
-    call("DELETE", f"/repos/{repo}/variables/{name}")
+    call("DELETE", f"{_base(repo, env)}/{name}")
     Console(highlight=False).print(f"deleted {escape(name)} of {escape(repo)}")

@@ -109,6 +109,9 @@ def advance(situation: Situation) -> Decision:
             break
         if all(s in DONE_OK for s in statuses):
             continue
+        held = [s for s in steps if situation.status(s) is StepStatus.PAUSED]
+        if any(not situation.states[s.id].approved for s in held) and not situation.run_manual:
+            return out.decision(PipelineStatus.PAUSED)  # a paused step waits for a person
         gate = gate_of(item)
         if gate is not None and not _item_condition_holds(item, changed):
             gate = None  # nothing to wait for: the item is skipped when it "runs"

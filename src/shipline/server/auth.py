@@ -84,4 +84,5 @@ def require(role: Role) -> Callable[[Request, ServerState], Caller]:
 
 Viewer = Annotated[Caller, Depends(require(Role.VIEWER))]
 Developer = Annotated[Caller, Depends(require(Role.DEVELOPER))]
+Deployer = Annotated[Caller, Depends(require(Role.DEPLOYER))]
 Admin = Annotated[Caller, Depends(require(Role.ADMIN))]

@@ -30,9 +30,11 @@ class EmbeddedClient:
     def append_log(self, job: Assignment, offset: int, data: bytes) -> None:
         self.jobs.append_log(job, offset, data)
 
-    def fetch_artifacts(self, job: Assignment, step_key: str, into: Path) -> Path | None:
+    def fetch_artifacts(
+        self, job: Assignment, pipeline_id: int, step_key: str, into: Path
+    ) -> Path | None:
         # Same machine: restore straight from the server's store, no copy.
-        store = self.jobs.artifact_dir(job.pipeline_id, step_key)
+        store = self.jobs.artifact_dir(pipeline_id, step_key)
         return store if store.is_dir() else None
 
     def upload_artifacts(self, job: Assignment, store: Path) -> None:

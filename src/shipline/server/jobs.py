@@ -22,16 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from shipline.engine.results import StepStatus
 from shipline.engine.schedule import artifact_sources
 from shipline.errors import ShiplineError
 from shipline.plan.event_codec import event_from_json, event_to_dict
+from shipline.server.deploys import DeploymentService, Snapshot
 from shipline.server.logs import LogKey, LogStore
 from shipline.server.orchestrator import Orchestrator, now
 from shipline.server.variables import VariableService
 from shipline.store.db import Database
-from shipline.store.models import Pipeline, Repository, Step
+from shipline.store.models import Deployment, Environment, Pipeline, Repository, Step
 from shipline.worker.protocol import Assignment, Heartbeat, StepReport
 
 logger = logging.getLogger(__name__)
@@ -112,6 +114,7 @@ class JobService:
         self._live: dict[str, _Live] = {}  # token hash → attempt
         self._watchers: dict[tuple[int, int], Callable[[], None]] = {}  # attempt → stop it
         self._lock = threading.Lock()
+        self.deploys: DeploymentService | None = None  # set by the server
         orchestrator.on_queued = self.queue.notify
         orchestrator.on_stop = self.signal_stop
 
@@ -165,14 +168,14 @@ class JobService:
             repository = session.get(Repository, pipeline.repository_id)
             assert repository is not None
             compiled = self.orchestrator.compile_pipeline(pipeline)
-            with_artifacts = set(
-                session.scalars(
-                    select(Step.step_key).where(
-                        Step.pipeline_id == pipeline.id, Step.artifact_count > 0
-                    )
-                ).all()
-            )
-            env, secured = self.variables.resolve(session, repository.id)
+            spec = compiled.plan.step(step.step_key)
+            artifacts = self._artifacts_for(session, pipeline, step.step_key)
+            env, secured = self._variables_for(session, pipeline, spec.deployment)
+            started_deployment: int | None = None
+            if spec.deployment is not None and self.deploys is not None:
+                started_deployment = self.deploys.claimed(
+                    session, step.id, Snapshot(env, secured), self.variables.box
+                )
             job = Assignment(
                 job_id=step.id,
                 attempt=step.attempt,
@@ -187,11 +190,7 @@ class JobService:
                 source=str(self.repos_dir / f"{repository.name}.git"),
                 variables=env,
                 secured=secured,
-                artifact_steps=tuple(
-                    key
-                    for key in artifact_sources(compiled.plan, step.step_key)
-                    if key in with_artifacts
-                ),
+                artifacts=artifacts,
                 git_http_origin=f"{self.settings.git_base_url}/git/{repository.name}.git",
                 pipeline_uuid=braced_uuid5(f"pipeline:{pipeline.id}"),
                 repo_uuid=braced_uuid5(f"repository:{repository.id}"),
@@ -199,7 +198,59 @@ class JobService:
             )
         with self._lock:
             self._live[_hash(token)] = _Live(step.id, step.attempt, pipeline.id, step.step_key)
+        if started_deployment is not None and self.deploys is not None:
+            self.deploys.announce(started_deployment, "running")
         return job
+
+    def _variables_for(
+        self, session: Session, pipeline: Pipeline, deployment: str | None
+    ) -> tuple[dict[str, str], tuple[str, ...]]:
+        """Repository variables, overridden by the environment's for a deployment step; a
+        redeploy or rollback runs with the variables the deployment it repeats ran with."""
+        if self.deploys is not None:
+            snapshot = self.deploys.snapshot_of(session, pipeline, self.variables.box)
+            if snapshot is not None:
+                return snapshot.values, snapshot.secured
+        environment_id = None
+        if deployment is not None:
+            environment_id = session.scalar(
+                select(Environment.id).where(
+                    Environment.repository_id == pipeline.repository_id,
+                    Environment.name == deployment,
+                )
+            )
+        return self.variables.resolve(session, pipeline.repository_id, environment_id)
+
+    def _artifacts_for(
+        self, session: Session, pipeline: Pipeline, step_key: str
+    ) -> tuple[tuple[int, str], ...]:
+        """Which kept artifacts the step restores: those of the steps before it; for a
+        redeploy, of the pipeline it repeats (except steps it runs again itself)."""
+        plan = self.orchestrator.compile_pipeline(pipeline).plan
+        sources = [(pipeline.id, key) for key in artifact_sources(plan, step_key)]
+        original: int | None = None
+        if pipeline.redeploys is not None:
+            original = session.scalar(
+                select(Deployment.pipeline_id).where(Deployment.id == pipeline.redeploys)
+            )
+            source_pipeline = session.get(Pipeline, original) if original else None
+            if source_pipeline is not None:
+                full = self.orchestrator.compile_pipeline(source_pipeline).plan
+                again = {s.id for s in plan.steps()}
+                sources = [
+                    (pipeline.id if key in again else source_pipeline.id, key)
+                    for key in artifact_sources(full, step_key)
+                ]
+        kept = {
+            (row.pipeline_id, row.step_key)
+            for row in session.execute(
+                select(Step.pipeline_id, Step.step_key).where(
+                    Step.pipeline_id.in_({p for p, _ in sources} or {pipeline.id}),
+                    Step.artifact_count > 0,
+                )
+            )
+        }
+        return tuple(source for source in sources if source in kept)
 
     # ---- while it runs ------------------------------------------------------------------
 
@@ -298,6 +349,8 @@ class JobService:
         self._forget(job.token)
         self.logs.finished(LogKey(live.pipeline_id, live.step_key, live.attempt))
         if accepted:
+            if self.deploys is not None:
+                self.deploys.step_ended(live.step_id, report.status)
             self.orchestrator.advance(live.pipeline_id)
         else:
             logger.warning("late report for step %s ignored: its lease was lost", live.step_key)

@@ -38,6 +38,7 @@ class LeaseKeeper:
         on_lost: Callable[[int, int], None] = lambda step_id, attempt: None,
     ) -> None:
         self.on_lost = on_lost  # the job service forgets the attempt's token, stops it
+        self.on_failed: Callable[[int], None] = lambda step_id: None  # deployments end
         self.db = db
         self.orchestrator = orchestrator
         self.logs = logs
@@ -131,6 +132,7 @@ class LeaseKeeper:
         if retry:
             self.orchestrator.on_queued()
         else:
+            self.on_failed(step_id)
             self.orchestrator.advance(pipeline_id)
 
     def _deploys(self, pipeline: Pipeline, step: Step) -> bool:

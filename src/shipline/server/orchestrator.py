@@ -14,7 +14,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
@@ -30,6 +30,9 @@ from shipline.engine.schedule import (
 )
 from shipline.errors import ShiplineError
 from shipline.server.plans import CompiledPipeline, PlanCache
+
+if TYPE_CHECKING:
+    from shipline.server.deploys import DeploymentService
 from shipline.store.db import Database
 from shipline.store.models import Pipeline, Step
 
@@ -47,8 +50,10 @@ def now() -> dt.datetime:
 
 
 def _state(row: Step) -> StepState:
+    # `waiting` (for its environment's lock) is queued as far as the schedule goes.
+    status = StepStatus.QUEUED if row.status == "waiting" else StepStatus(row.status)
     return StepState(
-        StepStatus(row.status),
+        status,
         approved=row.approved_by is not None,
         stopping=row.stop_reason is not None,
     )
@@ -87,6 +92,8 @@ class Orchestrator:
         self.on_queued: Callable[[], None] = lambda: None
         self.on_stop: Callable[[int], None] = lambda step_id: None
         self.on_finished: list[Callable[[int, str], None]] = []
+        self.on_started: list[Callable[[int], None]] = []
+        self.deploys: DeploymentService | None = None  # set by the server
         self._locks: dict[int, threading.RLock] = defaultdict(threading.RLock)
         self._guard = threading.Lock()
 
@@ -107,7 +114,10 @@ class Orchestrator:
         """One look and its writes; True when a concurrent change means look again."""
         queued: list[int] = []
         stops: list[int] = []
+        environments: list[int] = []
+        superseded: list[int] = []
         finished: str | None = None
+        started = False
         conflict = False
         with self._lock(pipeline_id), self.db.session() as session:
             pipeline = session.scalar(
@@ -154,8 +164,15 @@ class Orchestrator:
                     states[decision.pause] = StepState(StepStatus.PAUSED)
                 for key in decision.start:
                     row = rows[key]
+                    target = "queued"
+                    spec = compiled.plan.step(key)
+                    if spec.deployment is not None and self.deploys is not None:
+                        begun = self.deploys.begin(session, pipeline, row, spec, compiled.plan)
+                        target = begun.status
+                        environments.append(begun.environment_id)
+                        superseded.extend(begun.superseded)
                     if _move(
-                        session, row, ["pending", "paused"], status="queued", reason="",
+                        session, row, ["pending", "paused"], status=target, reason="",
                         queued_at=now(),
                     ):  # fmt: skip
                         queued.append(row.id)
@@ -170,6 +187,7 @@ class Orchestrator:
                 if not decision.changes_anything:
                     break
             if queued and pipeline.status in ("pending", "paused"):
+                started = pipeline.status == "pending"
                 session.execute(
                     update(Pipeline)
                     .where(Pipeline.id == pipeline_id, Pipeline.status.in_(["pending", "paused"]))
@@ -177,35 +195,44 @@ class Orchestrator:
                 )
         if queued:
             self.on_queued()
+        if started:
+            for on_started in self.on_started:
+                on_started(pipeline_id)
+        if self.deploys is not None:
+            for other in superseded:
+                self.request_stop(other)
+            self.deploys.dispatch(environments)
         for step_id in stops:
             self.on_stop(step_id)
-        if finished in FINISHED:
+        if finished is not None:  # an ending, or a pause
             for callback in self.on_finished:
                 callback(pipeline_id, finished)
         return conflict
 
-    def _conclude(self, session: Session, pipeline: Pipeline, status: PipelineStatus) -> str:
+    def _conclude(self, session: Session, pipeline: Pipeline, status: PipelineStatus) -> str | None:
+        """Write how the pipeline ended (or that it paused); the status when this call is
+        the one that changed it, else None (so it is announced once)."""
         if status is PipelineStatus.PAUSED:
-            session.execute(
+            paused = session.execute(
                 update(Pipeline)
                 .where(Pipeline.id == pipeline.id, Pipeline.status.in_(["pending", "running"]))
                 .values(status="paused")
             )
-            return "paused"
+            return "paused" if paused.rowcount else None  # type: ignore[attr-defined]
         session.execute(
             update(Step)
             .where(
                 Step.pipeline_id == pipeline.id,
-                Step.status.in_(["pending", "paused", "queued"]),
+                Step.status.in_(["pending", "paused", "queued", "waiting"]),
             )
             .values(status="not run", reason=not_run_reason(status))
         )
-        session.execute(
+        ended = session.execute(
             update(Pipeline)
-            .where(Pipeline.id == pipeline.id, Pipeline.status.not_in(FINISHED))
+            .where(Pipeline.id == pipeline.id, Pipeline.status.not_in(sorted(FINISHED)))
             .values(status=status.value, finished_at=now())
         )
-        return status.value
+        return status.value if ended.rowcount else None  # type: ignore[attr-defined]
 
     # ---- what people ask for ------------------------------------------------------------
 
@@ -222,9 +249,14 @@ class Orchestrator:
             )
             if stopped.rowcount == 0:  # type: ignore[attr-defined]
                 return False
+            dropped = session.scalars(
+                select(Step.id).where(
+                    Step.pipeline_id == pipeline_id, Step.status.in_(["queued", "waiting"])
+                )
+            ).all()
             session.execute(
                 update(Step)
-                .where(Step.pipeline_id == pipeline_id, Step.status == "queued")
+                .where(Step.id.in_(dropped), Step.status.in_(["queued", "waiting"]))
                 .values(status="not run", reason=not_run_reason(PipelineStatus.CANCELLED))
             )
             running = session.scalars(
@@ -232,6 +264,9 @@ class Orchestrator:
             ).all()
         for step_id in running:
             self.on_stop(step_id)
+        if self.deploys is not None:
+            for step_id in dropped:
+                self.deploys.step_ended(step_id, "not run")
         self.advance(pipeline_id)
         return True
 
@@ -316,7 +351,7 @@ class Orchestrator:
                 update(Step)
                 .where(
                     Step.pipeline_id == pipeline_id,
-                    Step.status.in_(["pending", "queued", "paused"]),
+                    Step.status.in_(["pending", "queued", "paused", "waiting"]),
                 )
                 .values(status="not run", reason=reason)
             )

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from shipline.config import DEFAULT_FILENAME, parse_text
 from shipline.errors import PlanError
-from shipline.plan import Plan, compile_plan
+from shipline.plan import Plan, StageSpec, compile_plan
 from shipline.plan.event_codec import event_from_json
 from shipline.run.git import changed_files, git
 
@@ -25,7 +25,18 @@ class CompiledPipeline:
     changed_files: tuple[str, ...] | None  # for condition.changesets; None: unknown
 
 
-def compile_recorded(repo_dir: Path, commit: str, event_json: str) -> CompiledPipeline:
+def only_item(plan: Plan, step_id: str, reason: str) -> Plan:
+    """The plan cut down to the item holding `step_id` (a step, or its whole stage): what a
+    redeploy or rollback runs again."""
+    for item in plan.items:
+        if isinstance(item, StageSpec) and any(s.id == step_id for s in item.steps):
+            return replace(plan, items=(item,), final=None, reason=reason)
+    return replace(plan, items=(plan.step(step_id),), final=None, reason=reason)
+
+
+def compile_recorded(
+    repo_dir: Path, commit: str, event_json: str, only_step: str | None = None
+) -> CompiledPipeline:
     text = git(["show", f"{commit}:{DEFAULT_FILENAME}"], repo_dir)
     parsed = parse_text(text)
     if parsed.file is None:
@@ -34,6 +45,9 @@ def compile_recorded(repo_dir: Path, commit: str, event_json: str) -> CompiledPi
     plan = compile_plan(parsed.file, event)
     if not isinstance(plan, Plan):
         raise PlanError(f"the recorded event selects no pipeline: {plan.reason}")
+    if only_step is not None:
+        plan = only_item(plan, only_step, f"runs again only the deployment of step {only_step}")
+        return CompiledPipeline(plan, text, None)  # no changeset conditions: it ran before
     base = event.pull_request.destination if event.pull_request else None
     changed = changed_files(repo_dir, commit, base)
     return CompiledPipeline(plan, text, tuple(changed) if changed is not None else None)
@@ -48,13 +62,18 @@ class PlanCache:
         self._lock = threading.Lock()
 
     def get(
-        self, pipeline_id: int, repo_dir: Path, commit: str, event_json: str
+        self,
+        pipeline_id: int,
+        repo_dir: Path,
+        commit: str,
+        event_json: str,
+        only_step: str | None = None,
     ) -> CompiledPipeline:
         with self._lock:
             if pipeline_id in self._items:
                 self._items.move_to_end(pipeline_id)
                 return self._items[pipeline_id]
-        compiled = compile_recorded(repo_dir, commit, event_json)
+        compiled = compile_recorded(repo_dir, commit, event_json, only_step)
         with self._lock:
             self._items[pipeline_id] = compiled
             while len(self._items) > self.size:

@@ -21,6 +21,8 @@ class ServerSettings:
     heartbeat_seconds: float = 5.0
     retry_lost_steps: int = 0  # run a lost step again this many times (never deployments)
     max_log_bytes: int = DEFAULT_MAX_BYTES
+    artifact_retention_days: float = 14.0  # as Bitbucket
+    keep_deployments: int = 10  # every environment's last N deployments keep their artifacts
 
     @property
     def url(self) -> str:

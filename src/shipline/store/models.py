@@ -30,11 +30,12 @@ class Role(enum.StrEnum):
     """What a user may do; each role includes the ones below it."""
 
     ADMIN = "admin"
+    DEPLOYER = "deployer"  # a developer who may also run manual deployments and roll back
     DEVELOPER = "developer"
     VIEWER = "viewer"
 
     def allows(self, needed: Role) -> bool:
-        order = [Role.VIEWER, Role.DEVELOPER, Role.ADMIN]
+        order = [Role.VIEWER, Role.DEVELOPER, Role.DEPLOYER, Role.ADMIN]
         return order.index(self) >= order.index(needed)
 
 
@@ -74,6 +75,7 @@ class Repository(Base):
     # A mirror of a repository hosted elsewhere: webhooks fetch from here.
     remote_url: Mapped[str | None] = mapped_column(Text)
     webhook_secret: Mapped[str | None] = mapped_column(Text)  # encrypted (SecretBox)
+    tracker_webhook: Mapped[str | None] = mapped_column(Text)  # encrypted: stories shipped
 
     pipelines: Mapped[list[Pipeline]] = relationship(back_populates="repository")
 
@@ -106,6 +108,10 @@ class Pipeline(Base):
     triggered_by: Mapped[str] = mapped_column(String(100), default="")
     stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     rerun_of: Mapped[int | None] = mapped_column(Integer)  # build number it repeats
+    # A redeploy or rollback: this pipeline runs again only the deployment `redeploys` ran
+    # (the plan item holding step `only_step`), with that deployment's artifacts and variables.
+    redeploys: Mapped[int | None] = mapped_column(Integer)
+    only_step: Mapped[str | None] = mapped_column(String(50))
 
     repository: Mapped[Repository] = relationship(back_populates="pipelines")
     steps: Mapped[list[Step]] = relationship(
@@ -175,3 +181,106 @@ class WebhookDelivery(Base):
     delivery_id: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     outcome: Mapped[str] = mapped_column(Text, default="")
+
+
+class Environment(Base):
+    """Where deployments go (`deployment: staging`); made when a pipeline first names it."""
+
+    __tablename__ = "environments"
+    __table_args__ = (UniqueConstraint("repository_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # test, staging, production
+    position: Mapped[int] = mapped_column(Integer)  # board order: test, staging, production
+    # A newer deployment waiting for this environment replaces older waiting ones.
+    supersede: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Rolled back from this commit: it is not deployed again by itself, only by a click.
+    rolled_back_commit: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Deployment(Base):
+    """One deployment: what ran where, from which pipeline, who asked, how it ended."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (Index("ix_deployments_environment_status", "environment_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    environment_id: Mapped[int] = mapped_column(
+        ForeignKey("environments.id", ondelete="CASCADE"), index=True
+    )
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), index=True
+    )
+    pipeline_id: Mapped[int] = mapped_column(
+        ForeignKey("pipelines.id", ondelete="CASCADE"), index=True
+    )
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str | None] = mapped_column(String(255))  # a stage deploys as one
+    commit: Mapped[str] = mapped_column(String(64))
+    # waiting, queued, running, passed, failed, cancelled, superseded, refused, held
+    status: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20), default="deploy")  # deploy, redeploy, rollback
+    triggered_by: Mapped[str] = mapped_column(String(100), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    source_id: Mapped[int | None] = mapped_column(Integer)  # the deployment it repeats
+    variables: Mapped[str | None] = mapped_column(Text)  # encrypted JSON snapshot
+    stories: Mapped[str] = mapped_column(Text, default="[]")  # JSON: stories it delivered
+    # JSON [[sha, committed_at], ...]: commits it brought to the environment (for DORA)
+    delivered: Mapped[str] = mapped_column(Text, default="[]")
+    queued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DeploymentVariable(Base):
+    """A variable of one environment; it overrides the repository variable of that name."""
+
+    __tablename__ = "deployment_variables"
+    __table_args__ = (UniqueConstraint("environment_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    environment_id: Mapped[int] = mapped_column(
+        ForeignKey("environments.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)
+    secured: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NotificationTarget(Base):
+    """An Apprise URL (encrypted: it holds tokens) and the events it is told about."""
+
+    __tablename__ = "notification_targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(Text)
+    kinds: Mapped[str] = mapped_column(Text)  # comma-separated NotificationKind values
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StatusTargetRow(Base):
+    """Where commit statuses go: a forge's API, a project there, a token (encrypted)."""
+
+    __tablename__ = "status_targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("repositories.id", ondelete="CASCADE"), index=True
+    )
+    forge: Mapped[str] = mapped_column(String(20))
+    project: Mapped[str] = mapped_column(String(255))
+    base_url: Mapped[str | None] = mapped_column(Text)
+    token: Mapped[str] = mapped_column(Text)
+    context: Mapped[str] = mapped_column(String(100), default="shipline")
+    last_error: Mapped[str] = mapped_column(Text, default="")

@@ -29,7 +29,9 @@ class Assignment:
     source: str  # where to fetch the commit: a local path (embedded) or a git URL
     variables: dict[str, str] = field(default_factory=dict)
     secured: tuple[str, ...] = ()  # names among `variables` whose values are masked in logs
-    artifact_steps: tuple[str, ...] = ()  # step keys whose artifacts to restore, in order
+    # (pipeline id, step key) whose artifacts to restore, in order: a redeploy restores
+    # those of the pipeline it repeats.
+    artifacts: tuple[tuple[int, str], ...] = ()
     git_http_origin: str = ""
     pipeline_uuid: str = ""
     repo_uuid: str = ""
@@ -42,7 +44,7 @@ class Assignment:
     def from_dict(cls, data: dict[str, Any]) -> Assignment:
         data = dict(data)
         data["secured"] = tuple(data.get("secured", ()))
-        data["artifact_steps"] = tuple(data.get("artifact_steps", ()))
+        data["artifacts"] = tuple((int(p), str(k)) for p, k in data.get("artifacts", ()))
         return cls(**data)
 
 
@@ -76,8 +78,11 @@ class WorkerClient(Protocol):
         """Add `data` at byte `offset` of the step's log (a resent chunk is ignored)."""
         ...
 
-    def fetch_artifacts(self, job: Assignment, step_key: str, into: Path) -> Path | None:
-        """A directory holding the artifacts of `step_key` (under `into` if copied)."""
+    def fetch_artifacts(
+        self, job: Assignment, pipeline_id: int, step_key: str, into: Path
+    ) -> Path | None:
+        """A directory holding the artifacts `step_key` of that pipeline kept (under `into`
+        if they had to be copied)."""
         ...
 
     def upload_artifacts(self, job: Assignment, store: Path) -> None:

@@ -131,8 +131,9 @@ class StepJobRunner:
             secrets={name: job.variables[name] for name in job.secured if name in job.variables},
         )
         stores = []
-        for key in job.artifact_steps:
-            found = self.client.fetch_artifacts(job, key, run_dir / "incoming" / key)
+        for pipeline_id, key in job.artifacts:
+            into = run_dir / "incoming" / f"{pipeline_id}-{key}"
+            found = self.client.fetch_artifacts(job, pipeline_id, key, into)
             if found is not None:
                 stores.append(found)
         workspaces = WorkspaceFactory(source, run_dir)

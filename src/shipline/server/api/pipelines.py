@@ -23,7 +23,7 @@ from shipline.server.orchestrator import ConflictError
 from shipline.server.plans import CompiledPipeline
 from shipline.server.state import ServerState, StateDep
 from shipline.server.triggers import RefUpdate, compile_at, record_pipeline, record_push
-from shipline.store.models import Pipeline, Repository, Step
+from shipline.store.models import Pipeline, Repository, Role, Step
 
 router = APIRouter(prefix="/api/v1")
 
@@ -266,10 +266,19 @@ def rerun_pipeline(
 def run_manual_step(
     repo: str, number: int, key: str, state: StateDep, caller: Developer
 ) -> PipelineOut:
-    """Run the manual step the pipeline is paused at (Bitbucket's "Run" on a paused step)."""
+    """Run the manual step the pipeline is paused at (Bitbucket's "Run" on a paused step).
+
+    A deployment step needs the deployer role: promotion is someone's deliberate decision.
+    """
     pipeline = find_pipeline(state, repo, number)
     if not any(s.step_key == key for s in pipeline.steps):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no step {key} in {repo}#{number}")
+    environment = state.orchestrator.compile_pipeline(pipeline).plan.step(key).deployment
+    if environment is not None and not caller.role.allows(Role.DEPLOYER):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"deploying to {environment} needs the deployer role; you are {caller.role.value}",
+        )
     try:
         state.orchestrator.run_manual_step(pipeline.id, key, caller.name)
     except ConflictError as exc:

@@ -105,3 +105,62 @@ class VariableOut(BaseModel):
     secured: bool
     value: str | None = Field(None, description="Never given for a secured variable.")
     updated_at: dt.datetime
+
+
+class DeploymentOut(BaseModel):
+    id: int
+    environment: str
+    status: str = Field(
+        description="waiting (for the environment), queued, running, passed, failed, "
+        "cancelled, superseded, refused (older than what runs there), held (after a rollback)"
+    )
+    kind: str = Field(description="deploy, redeploy or rollback")
+    commit: str
+    pipeline: int = Field(description="The build number of the pipeline that deploys.")
+    step: str = Field(description="The deployment step's name.")
+    step_key: str
+    stage: str | None
+    triggered_by: str
+    reason: str
+    source: int | None = Field(None, description="The deployment a redeploy repeats.")
+    stories: list[dict[str, object]] = Field(default_factory=list)
+    queued_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class EnvironmentOut(BaseModel):
+    name: str
+    kind: str = Field(description="test, staging or production")
+    supersede: bool
+    rolled_back_commit: str | None
+    current: DeploymentOut | None = Field(description="What it runs now.")
+    waiting: list[DeploymentOut] = Field(description="In the order they will run.")
+    history: list[DeploymentOut] = Field(default_factory=list, description="Newest first.")
+
+
+class EnvironmentChange(BaseModel):
+    supersede: bool | None = None
+
+
+class RollbackRequest(BaseModel):
+    to: int | None = Field(
+        None, description="A deployment id; default: the last successful one before now."
+    )
+
+
+class CommitOut(BaseModel):
+    sha: str
+    author: str
+    date: dt.datetime
+    subject: str
+
+
+class Comparison(BaseModel):
+    source: str
+    target: str
+    source_commit: str | None
+    target_commit: str | None
+    commits: list[CommitOut] = Field(
+        description="What the target would gain from the source, newest first."
+    )

@@ -38,7 +38,7 @@ def _repository_id(session: object, repo: str) -> int:
 def list_variables(repo: str, state: StateDep, _: Developer) -> list[VariableOut]:
     with state.db.session() as session:
         repository_id = _repository_id(session, repo)
-        return [_out(v) for v in state.variables.list(session, repository_id)]
+        return [_out(v) for v in state.variables.of_repository(session, repository_id)]
 
 
 @router.put("/repos/{repo}/variables/{name}")
