@@ -88,3 +88,28 @@ def test_promote_compare_rollback_and_dora(served: Any, shipline_cli: Any, make_
     again = shipline_cli("deploy", "shop#2")
     assert again.returncode == 1
     assert "shop#2 is passed: no step waits to be deployed" in again.stderr
+
+
+def test_notify_and_statuses_are_configured_from_the_cli(served: Any, shipline_cli: Any) -> None:
+    assert shipline_cli("login", served.url, "--token", served.admin_token).returncode == 0
+    assert shipline_cli("repo", "create", "shop").returncode == 0
+    added = shipline_cli("notify", "add", "shop", "team chat",
+                         "mmost://chat.example.com/abcdefghijklmnopqrstuvwxyz",
+                         "--on", "deployment.failed")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "notifying team chat (mmost) of deployment.failed" in added.stdout
+    listed = shipline_cli("notify", "list", "shop")
+    assert "team chat" in listed.stdout
+    assert "abcdefghijklmnopqrstuvwxyz" not in listed.stdout
+    bad = shipline_cli("notify", "add", "shop", "oops", "not-a-url")
+    assert bad.returncode == 1
+    assert "422" in bad.stderr
+    api = "https://git.example.com/api/v1"
+    status = shipline_cli("statuses", "add", "shop", "--forge", "gitea", "--project", "acme/shop",
+                          "--token", "gitea-token-xyz", "--base-url", api)  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    shown = shipline_cli("statuses", "list", "shop")
+    assert "acme/shop" in shown.stdout
+    assert "gitea-token-xyz" not in shown.stdout
+    assert shipline_cli("statuses", "remove", "shop", "1").returncode == 0
+    assert shipline_cli("notify", "remove", "shop", "1").returncode == 0

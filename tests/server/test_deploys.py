@@ -168,6 +168,9 @@ def test_rollback_redeploys_with_the_original_artifacts_and_variables(hosted: An
     assert "deploying with $DEPLOY_TARGET and $TOKEN" in log
     staging = repo.api.get("/repos/shop/environments/staging?history=10")
     assert staging["current"]["commit"] == first["commit"]
+    detail = repo.api.get(f"/repos/shop/deployments/{staging['current']['id']}")
+    assert detail["artifacts"] == [f"#{first['number']}:step-1/dist/app.txt"]
+    assert detail["source"] is not None
     assert staging["current"]["kind"] == "rollback"
     assert staging["rolled_back_commit"] == second["commit"]
 

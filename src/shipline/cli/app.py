@@ -17,6 +17,7 @@ from shipline.cli.client import login
 from shipline.cli.deploys import deploy, dora, envs, rollback
 from shipline.cli.diagnostics import print_diagnostics
 from shipline.cli.display import ConsoleDisplay, summary_table
+from shipline.cli.integrations import notify_app, statuses_app
 from shipline.cli.logs import logs
 from shipline.cli.options import one_event, parse_pull_request, parse_variables
 from shipline.cli.pipelines import cancel, pipelines, rerun, run_step, trigger
@@ -268,6 +269,8 @@ app.command()(envs)
 app.command()(dora)
 app.add_typer(repo_app, name="repo")
 app.add_typer(vars_app, name="vars")
+app.add_typer(notify_app, name="notify")
+app.add_typer(statuses_app, name="statuses")
 
 
 def main() -> None:

@@ -169,7 +169,7 @@ class JobService:
             assert repository is not None
             compiled = self.orchestrator.compile_pipeline(pipeline)
             spec = compiled.plan.step(step.step_key)
-            artifacts = self._artifacts_for(session, pipeline, step.step_key)
+            artifacts = self.artifacts_for(session, pipeline, step.step_key)
             env, secured = self._variables_for(session, pipeline, spec.deployment)
             started_deployment: int | None = None
             if spec.deployment is not None and self.deploys is not None:
@@ -221,7 +221,7 @@ class JobService:
             )
         return self.variables.resolve(session, pipeline.repository_id, environment_id)
 
-    def _artifacts_for(
+    def artifacts_for(
         self, session: Session, pipeline: Pipeline, step_key: str
     ) -> tuple[tuple[int, str], ...]:
         """Which kept artifacts the step restores: those of the steps before it; for a

@@ -153,7 +153,28 @@ def get_deployment(repo: str, deployment_id: int, state: StateDep, _: Viewer) ->
         if deployment is None or deployment.repository_id != repository.id:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no deployment #{deployment_id}")
         env = session.get(Environment, deployment.environment_id)
-        return deployment_out(session, deployment, env.name if env else "")
+        found = deployment_out(session, deployment, env.name if env else "")
+        pipeline = session.get(Pipeline, deployment.pipeline_id)
+        step = session.get(Step, deployment.step_id)
+        if pipeline is not None and step is not None:
+            found.artifacts = _deployed_files(state, session, pipeline, step.step_key)
+        return found
+
+
+def _deployed_files(
+    state: ServerState, session: Session, pipeline: Pipeline, step_key: str
+) -> list[str]:
+    """The kept files the deployment step restored (as the job service hands them out)."""
+    files: list[str] = []
+    for pipeline_id, key in state.jobs.artifacts_for(session, pipeline, step_key):
+        store = state.jobs.artifact_dir(pipeline_id, key)
+        number = session.scalar(select(Pipeline.build_number).where(Pipeline.id == pipeline_id))
+        files += sorted(
+            f"#{number}:{key}/{path.relative_to(store)}"
+            for path in store.rglob("*")
+            if path.is_file()
+        )
+    return files
 
 
 @router.post("/repos/{repo}/environments/{name}/rollback", status_code=status.HTTP_202_ACCEPTED)

@@ -124,6 +124,11 @@ class DeploymentOut(BaseModel):
     reason: str
     source: int | None = Field(None, description="The deployment a redeploy repeats.")
     stories: list[dict[str, object]] = Field(default_factory=list)
+    artifacts: list[str] = Field(
+        default_factory=list,
+        description="Files from earlier steps it deployed (PIPELINE:STEP/path); only when one "
+        "deployment is asked for.",
+    )
     queued_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
