@@ -169,15 +169,16 @@ def start_server(
     assert process.stdout is not None
     token = admin_token
     deadline = time.monotonic() + 30
+    lines: list[str] = []
     if token is None:
         for line in process.stdout:
+            lines.append(line)
             match = re.search(r"admin token: (shp_\S+)", line)
             if match:
                 token = match.group(1)
                 break
             if time.monotonic() > deadline:
                 break
-    lines: list[str] = []
     # Keep reading: a server whose output pipe fills up would stop answering.
     threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True).start()
     url = f"http://127.0.0.1:{port}"
@@ -189,7 +190,8 @@ def start_server(
             time.sleep(0.05)
     if token is None:
         process.kill()
-        pytest.fail("shipline serve printed no admin token")
+        printed = "".join(lines)[-4000:]
+        pytest.fail(f"shipline serve printed no admin token; it printed:\n{printed}")
     return Served(url, token, data_dir, process, lines)
 
 
@@ -393,3 +395,45 @@ def hosted(request: pytest.FixtureRequest, make_api: MakeApi, tmp_path: Path) ->
         return repo
 
     return build
+
+
+# ---- a real browser: Debian's Chromium driven by Playwright ------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture
+def browser_page(tmp_path: Path) -> Iterator[Any]:
+    """A fresh Chromium page (its own profile). Fails — never skips — without Chromium."""
+    if not CHROMIUM.is_file():
+        pytest.fail("no /usr/bin/chromium: run ./scripts/browser-up", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1360, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+@pytest.fixture
+def web_login() -> Callable[..., None]:
+    """web_login(page, url, name, secret): sign in through the real form, as a person would."""
+
+    def sign_in(page: Any, url: str, name: str, secret: str) -> None:
+        page.goto(f"{url}/login")
+        page.fill("#name", name)
+        page.fill("#secret", secret)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{url}/")
+
+    return sign_in

@@ -592,3 +592,25 @@ def test_artifacts_from_fake_files(run_pipeline: RunPipeline) -> None:
     step_id = next(s.id for s in ran.plan.steps() if s.name == "Build")
     assert (ran.context.artifact_dir / step_id / "dist" / "app.txt").read_text() == "app"
     assert ran.logs["Use"] == "[shipline] artifacts: restored 1 file(s) from earlier steps\n"
+
+
+def test_without_fail_fast_siblings_waiting_for_a_slot_still_run(prepare_run: PrepareRun) -> None:
+    plan, context = prepare_run(pipeline(parallel(pstep("Bad"), pstep("Later"), pstep("Last"))))
+    fake = FakeExecutor({"Bad": FakeBehaviour(exit_code=1)})
+    result = PipelineEngine(plan, dataclasses.replace(context, max_parallel=1), fake).run()
+    assert result.status is PipelineStatus.FAILED
+    by_name = {s.name: result.steps[s.id].status for s in plan.steps()}
+    assert by_name == {
+        "Bad": StepStatus.FAILED,
+        "Later": StepStatus.PASSED,
+        "Last": StepStatus.PASSED,
+    }
+
+
+def test_one_slot_runs_a_parallel_group_one_step_at_a_time(prepare_run: PrepareRun) -> None:
+    plan, context = prepare_run(pipeline(parallel(pstep("A"), pstep("B"), pstep("C"))))
+    fake = FakeExecutor({})
+    result = PipelineEngine(plan, dataclasses.replace(context, max_parallel=1), fake).run()
+    assert result.status is PipelineStatus.PASSED
+    starts = [c for c in fake.calls if c[0] == "start"]
+    assert [name for _, name in starts] == ["A", "B", "C"]

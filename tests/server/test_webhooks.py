@@ -530,7 +530,9 @@ def test_the_answer_comes_before_the_fetch_and_a_redelivery_starts_nothing(
     response = mirror.deliver(delivery)
     took = time.perf_counter() - started
     assert response.status_code == 202, response.text
-    assert took < 0.5, f"the forge waited {took:.2f} s for its answer"
+    # The fetch is held back, so answering at all proves it did not wait for it; the bound
+    # is the forges' own (GitHub gives up after 10 s), loose enough for a busy CI machine.
+    assert took < 5, f"the forge waited {took:.2f} s for its answer"
     # The fetch has not happened yet: nothing fetched or recorded but the delivery id.
     assert not mirror.has_commit(sha)
     assert mirror.pipelines() == []

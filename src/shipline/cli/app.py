@@ -24,6 +24,7 @@ from shipline.cli.pipelines import cancel, pipelines, rerun, run_step, trigger
 from shipline.cli.plan_render import plan_json, plan_tree
 from shipline.cli.repos import repo_app
 from shipline.cli.serve import admin_token, serve
+from shipline.cli.users import token_app, user_app
 from shipline.cli.variables import vars_app
 from shipline.config import DEFAULT_FILENAME, load_file
 from shipline.engine import PipelineEngine, PipelineStatus
@@ -271,6 +272,8 @@ app.add_typer(repo_app, name="repo")
 app.add_typer(vars_app, name="vars")
 app.add_typer(notify_app, name="notify")
 app.add_typer(statuses_app, name="statuses")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
 
 
 def main() -> None:

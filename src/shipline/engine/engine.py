@@ -71,7 +71,7 @@ class PipelineEngine:
         workers = max(1, self.context.max_parallel)
         try:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="step") as pool:
-                status, paused_before = self._drive(pool)
+                status, paused_before = self._drive(pool, workers)
         finally:
             if not self.context.keep_workspaces:
                 self.workspaces.cleanup()
@@ -83,7 +83,7 @@ class PipelineEngine:
         self.listener.pipeline_finished(finished)
         return finished
 
-    def _drive(self, pool: ThreadPoolExecutor) -> tuple[PipelineStatus, str | None]:
+    def _drive(self, pool: ThreadPoolExecutor, workers: int) -> tuple[PipelineStatus, str | None]:
         paused_before: str | None = None
         while True:
             with self._lock:
@@ -104,12 +104,18 @@ class PipelineEngine:
                 self._settle(
                     decision.pause, StepResult(StepStatus.PAUSED, WAITING_FOR_A_PERSON), quiet=True
                 )
-            for step_id in decision.start:
+            # Hand the pool only as many steps as it has free threads: a step queued
+            # inside the pool would start before a sibling's failure is looked at.
+            with self._lock:
+                busy = sum(1 for s in self._states.values() if s.status in ACTIVE)
+            starting = decision.start[: max(0, workers - busy)]
+            for step_id in starting:
                 self._set_state(step_id, StepStatus.QUEUED)
                 pool.submit(self._run_step, self.plan.step(step_id))
             if decision.status is not None:
                 return decision.status, paused_before
-            if not decision.changes_anything:
+            progressed = bool(starting or decision.skip or decision.stop or decision.pause)
+            if not progressed:
                 with self._lock:
                     active = any(s.status in ACTIVE for s in self._states.values())
                 if not active:  # would wait for ever: a bug in the schedule, say so

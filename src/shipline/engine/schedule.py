@@ -105,6 +105,8 @@ def advance(situation: Situation) -> Decision:
                 _fail_fast(situation, item, out)
             return out.decision(None)
         if any(s in BROKEN for s in statuses):
+            if isinstance(item, ParallelGroup) and _finish_group(situation, item, out):
+                return out.decision(None)
             outcome = PipelineStatus.FAILED
             break
         if all(s in DONE_OK for s in statuses):
@@ -150,6 +152,23 @@ def _start_item(situation: Situation, item: PlanItem, out: _Builder) -> bool:
         else:
             out.skip[step.id] = "condition.changesets: no matching file changed"
     return bool(out.start)
+
+
+def _finish_group(situation: Situation, group: ParallelGroup, out: _Builder) -> bool:
+    """Siblings not yet started when one broke (a runner with fewer slots than the group):
+    fail-fast stops them, otherwise they still run, as they would have side by side."""
+    waiting = [s for s in group.steps if situation.status(s) is StepStatus.PENDING]
+    if not waiting:
+        return False
+    _fail_fast(situation, group, out)
+    if out.stop:
+        return True
+    for step in waiting:
+        if condition_holds(step.changesets, situation.changed_files):
+            out.start.append(step.id)
+        else:
+            out.skip[step.id] = "condition.changesets: no matching file changed"
+    return True
 
 
 def _fail_fast(situation: Situation, group: ParallelGroup, out: _Builder) -> None:

@@ -20,6 +20,7 @@ from shipline.server.api import (
     integrations,
     pipelines,
     routes,
+    users,
     variables,
     webhooks,
 )
@@ -38,6 +39,7 @@ from shipline.server.settings import ServerSettings
 from shipline.server.state import ServerState
 from shipline.server.tokens import bootstrap_admin
 from shipline.server.variables import VariableService
+from shipline.server.web.app import mount_web
 from shipline.server.webhooks import WebhookInbox
 from shipline.store.db import Database
 from shipline.store.models import Environment, Pipeline, Repository
@@ -160,6 +162,8 @@ def create_app(state: ServerState) -> FastAPI:
     app.include_router(variables.router)
     app.include_router(deployments.router)
     app.include_router(integrations.router)
+    app.include_router(users.router)
     app.include_router(webhooks.router)
     app.include_router(git_http.router)
+    mount_web(app, state)
     return app

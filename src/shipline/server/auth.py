@@ -13,7 +13,7 @@ from fastapi import Depends, HTTPException, Request, status
 
 from shipline.server.state import ServerState, StateDep
 from shipline.server.tokens import hash_token, user_for_token
-from shipline.store.models import Role
+from shipline.store.models import Role, User
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ def token_from_headers(authorization: str | None) -> str | None:
     return None
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 CACHE_SECONDS = 5.0  # how long a checked token is trusted without asking the database
 
 
@@ -61,11 +62,27 @@ def authenticate(state: ServerState, authorization: str | None) -> Caller | None
     return caller
 
 
+def session_caller(state: ServerState, request: Request) -> Caller | None:
+    """The user signed in to the web UI with this request's session cookie, if any."""
+    user_id = request.session.get("user_id") if "session" in request.scope else None
+    if not isinstance(user_id, int):
+        return None
+    with state.db.session() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            return None
+        return Caller(user.id, user.name, Role(user.role))
+
+
 def require(role: Role) -> Callable[[Request, ServerState], Caller]:
     """A dependency admitting callers whose role includes `role`."""
 
     def dependency(request: Request, state: StateDep) -> Caller:
         caller = authenticate(state, request.headers.get("authorization"))
+        if caller is None and request.method in SAFE_METHODS:
+            # The web UI's pages read (logs, streams) with their session cookie; anything
+            # that changes state still needs a token (or a page's CSRF-checked form).
+            caller = session_caller(state, request)
         if caller is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,

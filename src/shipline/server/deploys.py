@@ -42,6 +42,7 @@ from shipline.store.models import Deployment, Environment, Pipeline, Repository,
 
 logger = logging.getLogger(__name__)
 BUSY = ("queued", "running")  # holds the environment's lock
+OPEN = ("waiting", *BUSY)  # not ended yet
 KINDS = {"test": 0, "staging": 1, "production": 2}
 
 
@@ -83,6 +84,29 @@ def environment(session: Session, repository_id: int, name: str) -> Environment:
     session.add(found)
     session.flush()
     return found
+
+
+def waiting_deployments(session: Session, environment_id: int) -> list[Deployment]:
+    """The environment's queue: deployments not yet ended, oldest first."""
+    return list(
+        session.scalars(
+            select(Deployment)
+            .where(Deployment.environment_id == environment_id, Deployment.status.in_(OPEN))
+            .order_by(Deployment.queued_at, Deployment.id)
+        ).all()
+    )
+
+
+def recent_deployments(session: Session, environment_id: int, limit: int) -> list[Deployment]:
+    """The environment's last `limit` deployments, newest first."""
+    return list(
+        session.scalars(
+            select(Deployment)
+            .where(Deployment.environment_id == environment_id)
+            .order_by(Deployment.id.desc())
+            .limit(limit)
+        ).all()
+    )
 
 
 def stage_steps(plan: Plan, step: StepSpec) -> tuple[StepSpec, ...]:

@@ -17,6 +17,7 @@ from shipline.errors import GitError, PlanError, ShiplineError
 from shipline.plan import Event, NoPipeline, Plan, compile_plan
 from shipline.plan.event_codec import event_to_json
 from shipline.run.git import changed_files, git
+from shipline.server.deploys import environment
 from shipline.server.plans import CompiledPipeline
 from shipline.store.models import Pipeline, Repository, Step
 
@@ -127,6 +128,8 @@ def record_pipeline(
         for step in plan.steps()
     ]
     session.add(pipeline)
+    for name in dict.fromkeys(s.deployment for s in plan.steps() if s.deployment):
+        environment(session, repository.id, name)  # on the board before its first deploy
     session.flush()
     return pipeline
 

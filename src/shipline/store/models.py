@@ -46,6 +46,7 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # scrypt; None: tokens only
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 

@@ -26,7 +26,7 @@ from shipline.server.api.schemas import (
     VariableOut,
 )
 from shipline.server.auth import Admin, Deployer, Developer, Viewer
-from shipline.server.deploys import environment
+from shipline.server.deploys import environment, recent_deployments, waiting_deployments
 from shipline.server.dora import CommitFact, DeploymentFact, DoraError, dora_report
 from shipline.server.redeploys import RedeployError, rollback_target, start_redeploy
 from shipline.server.state import ServerState, StateDep
@@ -34,7 +34,6 @@ from shipline.server.variables import VariableError
 from shipline.store.models import Deployment, Environment, Pipeline, Repository, Step
 
 router = APIRouter(prefix="/api/v1", tags=["deployments"])
-OPEN = ("waiting", "queued", "running")
 
 
 def _repository(session: Session, name: str) -> Repository:
@@ -44,7 +43,7 @@ def _repository(session: Session, name: str) -> Repository:
     return found
 
 
-def _environment(session: Session, repository: Repository, name: str) -> Environment:
+def find_environment(session: Session, repository: Repository, name: str) -> Environment:
     found = session.scalar(
         select(Environment).where(
             Environment.repository_id == repository.id, Environment.name == name
@@ -86,17 +85,8 @@ def _environment_out(
     state: ServerState, session: Session, env: Environment, history: int = 0
 ) -> EnvironmentOut:
     current = state.deploys.current(session, env.id)
-    waiting = session.scalars(
-        select(Deployment)
-        .where(Deployment.environment_id == env.id, Deployment.status.in_(OPEN))
-        .order_by(Deployment.queued_at, Deployment.id)
-    ).all()
-    past = session.scalars(
-        select(Deployment)
-        .where(Deployment.environment_id == env.id)
-        .order_by(Deployment.id.desc())
-        .limit(history)
-    ).all()
+    waiting = waiting_deployments(session, env.id)
+    past = recent_deployments(session, env.id, history)
     return EnvironmentOut(
         name=env.name,
         kind=env.kind,
@@ -127,7 +117,7 @@ def get_environment(
     repo: str, name: str, state: StateDep, _: Viewer, history: int = Query(20, ge=0, le=500)
 ) -> EnvironmentOut:
     with state.db.session() as session:
-        env = _environment(session, _repository(session, repo), name)
+        env = find_environment(session, _repository(session, repo), name)
         return _environment_out(state, session, env, history)
 
 
@@ -185,7 +175,7 @@ def rollback(
     and variables. The commit rolled back from is then not deployed again by itself."""
     with state.db.session() as session:
         repository = _repository(session, repo)
-        env = _environment(session, repository, name)
+        env = find_environment(session, repository, name)
         try:
             target = rollback_target(session, env, body.to, state.deploys.current(session, env.id))
         except RedeployError as exc:
@@ -229,8 +219,8 @@ def compare(
     production would gain from staging."""
     with state.db.session() as session:
         repository = _repository(session, repo)
-        ahead = state.deploys.current(session, _environment(session, repository, source).id)
-        behind = state.deploys.current(session, _environment(session, repository, target).id)
+        ahead = state.deploys.current(session, find_environment(session, repository, source).id)
+        behind = state.deploys.current(session, find_environment(session, repository, target).id)
     commits: list[CommitOut] = []
     if ahead is not None:
         span = f"{behind.commit}..{ahead.commit}" if behind is not None else ahead.commit
@@ -271,7 +261,7 @@ def list_deployment_variables(
     repo: str, name: str, state: StateDep, _: Developer
 ) -> list[VariableOut]:
     with state.db.session() as session:
-        env = _environment(session, _repository(session, repo), name)
+        env = find_environment(session, _repository(session, repo), name)
         return [_variable_out(v) for v in state.variables.of_environment(session, env.id)]
 
 
@@ -299,7 +289,7 @@ def delete_deployment_variable(
     repo: str, name: str, variable: str, state: StateDep, _: Admin
 ) -> Response:
     with state.db.session() as session:
-        env = _environment(session, _repository(session, repo), name)
+        env = find_environment(session, _repository(session, repo), name)
         if not state.variables.delete_for_environment(session, env.id, variable):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no variable '{variable}' in {name}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -370,7 +360,7 @@ def dora(
                     status.HTTP_404_NOT_FOUND, f"{repo} has no production environment yet"
                 )
         else:
-            found = _environment(session, repository, environment)
+            found = find_environment(session, repository, environment)
         facts = deployment_facts(session, found)
         name = found.name
     try:

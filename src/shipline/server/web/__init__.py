@@ -1,0 +1,1 @@
+"""web: the server-rendered UI (Jinja2 + htmx, live updates over SSE, no build step)."""
