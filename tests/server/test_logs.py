@@ -226,3 +226,12 @@ def test_publishing_to_a_closed_event_loop_is_harmless(store: LogStore) -> None:
     asyncio.run(subscribe_and_leave())
     store.append(KEY, 0, b"still fine\n")
     assert store.read(KEY, 0, 100) == b"still fine\n"
+
+
+def test_an_ended_attempt_leaves_no_write_lock_behind(store: LogStore) -> None:
+    keys = [LogKey(1, f"step-{n}", 1) for n in range(200)]
+    for key in keys:
+        store.append(key, 0, b"output\n")
+        store.finished(key)
+    assert store._locks == {}  # a long-running server does not grow per attempt
+    assert all(store.read(key, 0, 100) == b"output\n" for key in keys)

@@ -102,6 +102,7 @@ def prepare_server(
         lambda pipeline_id: announcer.pipeline_changed(pipeline_id, "running")
     )
     orchestrator.on_finished.append(announcer.pipeline_changed)
+    orchestrator.on_looked.append(logs.pipeline_looked_at)
     deploys.on_deployment.append(announcer.deployment_changed)
     # What an earlier run of this server left: its steps' processes, then its attempts.
     work = data / "work"

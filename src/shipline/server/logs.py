@@ -61,6 +61,21 @@ class LogBroker:
         """Called from any thread."""
         with self._lock:
             waiters = list(self._waiters.get(key, ()))
+        self._wake(waiters)
+
+    def publish_pipeline(self, pipeline_id: int) -> None:
+        """Wake every stream of the pipeline's logs (called from any thread)."""
+        with self._lock:
+            waiters = [
+                waiter
+                for key, found in self._waiters.items()
+                if key.pipeline_id == pipeline_id
+                for waiter in found
+            ]
+        self._wake(waiters)
+
+    @staticmethod
+    def _wake(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
         for loop, event in waiters:
             with contextlib.suppress(RuntimeError):  # that loop has closed
                 loop.call_soon_threadsafe(event.set)
@@ -150,5 +165,15 @@ class LogStore:
             return b"\n".join(kept) + (b"\n" if kept and data.endswith(b"\n") else b"")
 
     def finished(self, key: LogKey) -> None:
-        """The step attempt ended: wake the streams so they can say so."""
+        """The step attempt ended: wake the streams so they can say so, and forget its
+        write lock (no chunk is accepted for an attempt that has ended)."""
         self.broker.publish(key)
+        with self._guard:
+            lock = self._locks.get(key)
+            if lock is not None and lock.acquire(blocking=False):
+                del self._locks[key]
+                lock.release()
+
+    def pipeline_looked_at(self, pipeline_id: int) -> None:
+        """The orchestrator moved the pipeline on: a step may have ended without running."""
+        self.broker.publish_pipeline(pipeline_id)

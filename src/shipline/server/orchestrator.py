@@ -93,6 +93,9 @@ class Orchestrator:
         self.on_stop: Callable[[int], None] = lambda step_id: None
         self.on_finished: list[Callable[[int, str], None]] = []
         self.on_started: list[Callable[[int], None]] = []
+        # After any look at a pipeline: steps may have ended without running ("not run",
+        # cancelled), which whoever follows their logs wants to hear at once.
+        self.on_looked: list[Callable[[int], None]] = []
         self.deploys: DeploymentService | None = None  # set by the server
         self._locks: dict[int, threading.RLock] = defaultdict(threading.RLock)
         self._guard = threading.Lock()
@@ -105,10 +108,14 @@ class Orchestrator:
 
     def advance(self, pipeline_id: int) -> None:
         """Carry out what the schedule says now; safe to call at any time, any number."""
-        for _ in range(5):  # a lost race means: look again
-            if not self._advance_once(pipeline_id):
-                return
-        logger.warning("pipeline %s: state kept changing under the orchestrator", pipeline_id)
+        try:
+            for _ in range(5):  # a lost race means: look again
+                if not self._advance_once(pipeline_id):
+                    return
+            logger.warning("pipeline %s: state kept changing under the orchestrator", pipeline_id)
+        finally:
+            for callback in self.on_looked:
+                callback(pipeline_id)
 
     def _advance_once(self, pipeline_id: int) -> bool:
         """One look and its writes; True when a concurrent change means look again."""
@@ -360,6 +367,8 @@ class Orchestrator:
                 .where(Pipeline.id == pipeline_id, Pipeline.status.not_in(FINISHED))
                 .values(status="failed", finished_at=now())
             )
+        for callback in self.on_looked:
+            callback(pipeline_id)
 
 
 def _move(session: Session, row: Step, expected: list[str], **values: Any) -> bool:

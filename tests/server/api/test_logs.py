@@ -243,6 +243,33 @@ def test_the_stream_follows_a_running_step_and_ends_with_its_status(hosted: Any,
     assert repo.wait(number, {"passed", "failed"})["status"] == "passed"
 
 
+NEVER_REACHED = """
+pipelines:
+  default:
+    - step:
+        name: Breaks
+        script: [sleep 1, exit 3]
+    - step:
+        name: Never
+        script: [echo never]
+"""
+
+
+def test_the_stream_of_a_step_that_never_runs_ends_as_soon_as_the_pipeline_does(
+    hosted: Any, api: Any
+) -> None:
+    repo = hosted(NEVER_REACHED, on=api)
+    started = repo.trigger()
+    number, key = started["number"], started["steps"][1]["key"]
+    began = time.monotonic()
+    events = follow(repo, f"{log_path(repo, number, key)}/stream")
+    waited = time.monotonic() - began
+    assert events[-1].event == "end"
+    assert events[-1].data["status"] == "not run"
+    # Told when the pipeline ended, not at the next keep-alive (15 s) of a quiet stream.
+    assert waited < 10, f"the stream ended {waited:.1f} s after it was opened"
+
+
 def test_a_stream_resumed_by_last_event_id_or_offset_gives_exactly_the_rest(
     hosted: Any, api: Any
 ) -> None:
