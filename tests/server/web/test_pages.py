@@ -97,6 +97,40 @@ def test_the_pages_of_a_pipeline_that_deployed(hosted: Any, sign_in: Any) -> Non
     assert 'data-environment="production"' in browser.get("/r/shop/deployments").text
 
 
+def test_roll_back_is_offered_only_when_there_is_an_earlier_commit_to_go_back_to(
+    hosted: Any, sign_in: Any
+) -> None:
+    repo = hosted(PIPELINE)
+    first = repo.commit({"a.txt": "one"}, "first release")
+    repo.wait(repo.trigger()["number"], {"paused"})
+    browser = sign_in(repo.api)
+    assert "Roll back" not in browser.get("/r/shop/deployments").text  # staging ran one commit
+    second = repo.commit({"a.txt": "two"}, "second release")
+    repo.wait(repo.trigger()["number"], {"paused"})
+    board = browser.get("/r/shop/deployments").text
+    assert "Roll back" in board
+    assert f"back from {second[:12]} to {first[:12]}?" in board
+
+
+QUOTED = """
+pipelines:
+  default:
+    - step:
+        name: "Ship it'); window.pwned = ('"
+        trigger: manual
+        script: [echo shipped]
+"""
+
+
+def test_names_in_confirmation_questions_are_text_never_script(hosted: Any, sign_in: Any) -> None:
+    repo = hosted(QUOTED)
+    number = repo.trigger()["number"]
+    repo.wait(number, {"paused"})
+    html = sign_in(repo.api).get(f"/r/shop/p/{number}").text
+    assert "onsubmit" not in html  # no JavaScript is built from names
+    assert 'data-confirm="Run Ship it&#39;); window.pwned = (&#39;?"' in html
+
+
 def test_a_viewer_sees_no_deploy_or_rollback_buttons(hosted: Any, sign_in: Any) -> None:
     repo = hosted(PIPELINE)
     number = repo.trigger()["number"]

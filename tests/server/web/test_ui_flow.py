@@ -87,7 +87,14 @@ def test_push_watch_promote_roll_back_in_the_browser(
     served: Any, make_repo: Any, browser_page: Any, web_login: Any
 ) -> None:
     page = browser_page
-    page.on("dialog", lambda dialog: dialog.accept())  # the confirmations
+    asked: list[str] = []  # the confirmations, answered yes unless `refuse` says no once
+    refuse: list[bool] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        (dialog.dismiss if refuse and refuse.pop() else dialog.accept)()
+
+    page.on("dialog", answer)
     _api(served, "POST", "/repos", name="webshop")
     repo = make_repo(PIPELINE)
     web_login(page, served.url, "admin", served.admin_token)
@@ -120,6 +127,11 @@ def test_push_watch_promote_roll_back_in_the_browser(
     _shot(page, "pipeline")
 
     page.goto(f"{served.url}/r/webshop/p/1")
+    refuse.append(True)  # "no" to the question: nothing happens
+    page.get_by_role("button", name="Deploy to production").click()
+    assert asked[-1] == "Run Deploy to production and deploy to production?"
+    page.wait_for_timeout(500)
+    assert _api(served, "GET", "/repos/webshop/pipelines/1")["steps"][4]["status"] == "paused"
     page.get_by_role("button", name="Deploy to production").click()
     page.locator('.node[data-step="step-5"] .badge', has_text="passed").wait_for(timeout=60_000)
     assert _wait(served, 1, {"passed"})["steps"][4]["approved_by"] == "admin"
@@ -138,6 +150,7 @@ def test_push_watch_promote_roll_back_in_the_browser(
     page.wait_for_url(f"{served.url}/r/webshop/p/3")
     _wait(served, 3, {"passed"})
     first = _api(served, "GET", "/repos/webshop/pipelines/1")["commit"]
+    assert asked[-1] == f"Roll production back from {second[:12]} to {first[:12]}?"
     env = _api(served, "GET", "/repos/webshop/environments/production")
     assert (env["current"]["commit"], env["current"]["kind"]) == (first, "rollback")
     page.goto(f"{served.url}/r/webshop/deployments")

@@ -50,6 +50,15 @@ class Column:
     waiting: list[Shown]
     history: list[Shown]
     promotable: tuple[int, str, str] | None  # (pipeline number, step key, step name)
+    rollback_to: str | None  # the commit a rollback would go back to; None: nothing to
+
+
+def _rollback_commit(session: Session, env: Environment, current: Deployment | None) -> str | None:
+    """What "Roll back" would deploy, so the button is offered only when there is one."""
+    try:
+        return rollback_target(session, env, None, current).commit
+    except RedeployError:
+        return None
 
 
 def _subject(state: ServerState, repo: str, commit: str) -> str:
@@ -136,6 +145,7 @@ def board(request: Request, repo: str, state: StateDep, caller: WebUser) -> HTML
                     [_shown(state, session, repo, d) for d in waiting],
                     [_shown(state, session, repo, d) for d in history],
                     _promotable(state, session, repo_row.id, env),
+                    _rollback_commit(session, env, current),
                 )
             )
     gains = []
