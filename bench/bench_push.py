@@ -42,7 +42,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="shipline-bench-push-") as tmp:
         root = Path(tmp)
         port = free_port()
-        server, token, _ = start_server(root / "data", port)
+        server, token, printed = start_server(root / "data", port)
         try:
             url = f"http://127.0.0.1:{port}"
             headers = {"Authorization": f"Bearer {token}"}
@@ -74,7 +74,10 @@ def main() -> None:
                     if first:
                         break
                     if time.perf_counter() - clock > 30:
-                        raise SystemExit(f"pipeline {number} did not start")
+                        raise SystemExit(
+                            f"pipeline {number} did not start: {pipeline}\n"
+                            f"the server printed:\n{''.join(printed)[-3000:]}"
+                        )
                     time.sleep(0.002)
                 began = dt.datetime.fromisoformat(first)
                 if began.tzinfo is None:

@@ -5,19 +5,22 @@ Off the request and worker paths: the orchestrator and the deployment service on
 over ids; background threads read the rows, build the messages and send them, and a target
 that fails records its error on its row instead of raising. Commit statuses have a thread
 of their own, so they reach the forge in the order things happened (a slow chat server
-never holds them up); notifications and the tracker share another. `drain()` waits until
-everything handed over so far has been sent (tests, shutdown).
+never holds them up); notifications and the tracker share another. What is handed over is
+written to the `announcements` table first and deleted once sent, so a server stopped (or
+killed) before sending sends it at its next start (`resume`): at least once, never lost.
+`drain()` waits until everything handed over so far has been sent (tests, shutdown).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from shipline.errors import ShiplineError
 from shipline.run.git import git
@@ -35,6 +38,7 @@ from shipline.server.notify import (
     send,
 )
 from shipline.store.models import (
+    Announcement,
     Deployment,
     Environment,
     Pipeline,
@@ -64,15 +68,72 @@ class Announcer:
         self.state = state
         self._statuses = ThreadPoolExecutor(max_workers=1, thread_name_prefix="statuses")
         self._messages = ThreadPoolExecutor(max_workers=1, thread_name_prefix="messages")
+        self._jobs: dict[tuple[str, str], Callable[[int, str], None]] = {
+            ("statuses", "pipeline"): self._pipeline_status,
+            ("messages", "pipeline"): self._pipeline_message,
+            ("messages", "deployment"): self._deployment,
+        }
 
     # ---- handed over by the orchestrator and the deployment service ---------------------
 
     def pipeline_changed(self, pipeline_id: int, status: str) -> None:
-        self._statuses.submit(self._safely, self._pipeline_status, pipeline_id, status)
-        self._messages.submit(self._safely, self._pipeline_message, pipeline_id, status)
+        self._hand_over(
+            [
+                ("statuses", "pipeline", pipeline_id, status),
+                ("messages", "pipeline", pipeline_id, status),
+            ]
+        )
 
     def deployment_changed(self, deployment_id: int, status: str) -> None:
-        self._messages.submit(self._safely, self._deployment, deployment_id, status)
+        self._hand_over([("messages", "deployment", deployment_id, status)])
+
+    def resume(self) -> None:
+        """At start: send what an earlier run of the server was handed but never sent
+        (it stopped first), in the order it was handed over. Sent at least once: what
+        was on the wire when it stopped is sent again."""
+        with self.state.db.session() as session:
+            left = session.execute(select(Announcement).order_by(Announcement.id)).scalars().all()
+            rows = [(a.id, a.channel, a.subject, a.subject_id, a.status) for a in left]
+        if rows:
+            logger.info("sending %d announcement(s) left by the previous run", len(rows))
+        for row in rows:
+            self._submit(*row)
+
+    def _hand_over(self, items: list[tuple[str, str, int, str]]) -> None:
+        # Written down first: a restart before the send still sends it (see resume).
+        with self.state.db.session() as session:
+            rows = [
+                Announcement(channel=c, subject=k, subject_id=i, status=s) for c, k, i, s in items
+            ]
+            session.add_all(rows)
+            session.flush()
+            ids = [row.id for row in rows]
+        for row_id, item in zip(ids, items, strict=True):
+            self._submit(row_id, *item)
+
+    def _submit(
+        self, row_id: int, channel: str, subject: str, subject_id: int, status: str
+    ) -> None:
+        job = self._jobs.get((channel, subject))
+        if job is None:  # written by another version of Shipline: nothing here sends it
+            logger.warning("dropping announcement %s (%s, %s)", row_id, channel, subject)
+            self._sent(row_id)
+            return
+        pool = self._statuses if channel == "statuses" else self._messages
+        pool.submit(self._send, row_id, job, subject_id, status)
+
+    def _send(
+        self, row_id: int, job: Callable[[int, str], None], subject_id: int, status: str
+    ) -> None:
+        self._safely(job, subject_id, status)
+        try:
+            self._sent(row_id)
+        except Exception:  # the database is away: it is sent again at the next start
+            logger.exception("could not mark announcement %s sent", row_id)
+
+    def _sent(self, row_id: int) -> None:
+        with self.state.db.session() as session:
+            session.execute(delete(Announcement).where(Announcement.id == row_id))
 
     def drain(self) -> None:
         for pool in (self._statuses, self._messages):
@@ -119,14 +180,18 @@ class Announcer:
             }  # fmt: skip
 
     def _pipeline_status(self, pipeline_id: int, status: str) -> None:
+        if status not in PIPELINE_STATES or not self._repository_has(StatusTargetRow, pipeline_id):
+            return  # the usual case: nobody to tell, so no queries, no git, no HTTP client
         facts = self._facts(pipeline_id, status)
-        if facts is not None and status in PIPELINE_STATES:
+        if facts is not None:
             self._commit_statuses(
                 facts["repository_id"], facts["commit"], PIPELINE_STATES[status],
                 facts["link"], facts["description"],
             )  # fmt: skip
 
     def _pipeline_message(self, pipeline_id: int, status: str) -> None:
+        if not self._repository_has(TargetRow, pipeline_id):
+            return
         facts = self._facts(pipeline_id, status)
         if facts is None:
             return
@@ -159,6 +224,8 @@ class Announcer:
                 )
                 for row in rows
             ]
+        if not targets:
+            return
         with httpx.Client() as client:
             for row_id, target in targets:
                 error = ""
@@ -226,6 +293,19 @@ class Announcer:
             logger.warning("the tracker webhook of %s failed: %s", repo, type(exc).__name__)
 
     # ---- shared ------------------------------------------------------------------------
+
+    def _repository_has(
+        self, targets: type[StatusTargetRow] | type[TargetRow], pipeline_id: int
+    ) -> bool:
+        """Whether the pipeline's repository has any target of that kind."""
+        with self.state.db.session() as session:
+            found = session.scalar(
+                select(targets.id)
+                .join(Pipeline, Pipeline.repository_id == targets.repository_id)
+                .where(Pipeline.id == pipeline_id)
+                .limit(1)
+            )
+        return found is not None
 
     def _notify(self, repository_id: int, notification: object) -> None:
         with self.state.db.session() as session:

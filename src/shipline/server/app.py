@@ -104,6 +104,7 @@ def prepare_server(
     orchestrator.on_finished.append(announcer.pipeline_changed)
     orchestrator.on_looked.append(logs.pipeline_looked_at)
     deploys.on_deployment.append(announcer.deployment_changed)
+    announcer.resume()  # before anything below can hand over more
     # What an earlier run of this server left: its steps' processes, then its attempts.
     work = data / "work"
     if work.is_dir():

@@ -153,8 +153,9 @@ def record_push(
     ref_type, ref_name = found
     try:
         # An annotated tag points at a tag object: the pipeline runs on its commit.
-        commit = git(["rev-parse", "--verify", f"{update_.new}^{{commit}}"], repo_dir).strip()
-        message = git(["log", "-1", "--format=%B", commit], repo_dir)
+        # One git process for both (each costs some 5 ms of the push's latency).
+        shown = git(["log", "-1", "--format=%H%n%B", f"{update_.new}^{{commit}}", "--"], repo_dir)
+        commit, _, message = shown.partition("\n")
     except GitError as exc:
         return TriggerResult(None, f"{ref_name}: cannot read the commit: {exc}")
     compiled = compile_at(repo_dir, commit, push_event(ref_type, ref_name, message))

@@ -285,3 +285,17 @@ class StatusTargetRow(Base):
     token: Mapped[str] = mapped_column(Text)
     context: Mapped[str] = mapped_column(String(100), default="shipline")
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class Announcement(Base):
+    """Something the announcer has still to tell the outside world: written when it is
+    handed over, deleted once sent, so a server that stops first sends it at its next start."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # "statuses" or "messages"
+    subject: Mapped[str] = mapped_column(String(16))  # "pipeline" or "deployment"
+    subject_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
