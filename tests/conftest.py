@@ -124,8 +124,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             f"@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
         )
     finally:
-        with admin() as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        # FORCE ends the test's own connections, and (shipline is in pg_signal_backend, see
+        # scripts/postgres-up) an autovacuum worker that happens to be in there; a backend
+        # still starting up can make it fail once, so try again before calling it an error.
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        for attempt in range(5):
+            try:
+                with admin() as conn:
+                    conn.execute(drop)
+                break
+            except psycopg.Error:
+                if attempt == 4:
+                    raise
+                time.sleep(0.5)
 
 
 # ---- a real `shipline serve` process (server and CLI client tests) ----------------------
