@@ -28,32 +28,13 @@ from shipline.server.api.schemas import (
 from shipline.server.auth import Admin, Deployer, Developer, Viewer
 from shipline.server.deploys import environment, recent_deployments, waiting_deployments
 from shipline.server.dora import CommitFact, DeploymentFact, DoraError, dora_report
+from shipline.server.lookups import find_environment, find_repository
 from shipline.server.redeploys import RedeployError, rollback_target, start_redeploy
 from shipline.server.state import ServerState, StateDep
 from shipline.server.variables import VariableError
-from shipline.store.models import Deployment, Environment, Pipeline, Repository, Step
+from shipline.store.models import Deployment, Environment, Pipeline, Step
 
 router = APIRouter(prefix="/api/v1", tags=["deployments"])
-
-
-def _repository(session: Session, name: str) -> Repository:
-    found = session.scalar(select(Repository).where(Repository.name == name))
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no repository '{name}'")
-    return found
-
-
-def find_environment(session: Session, repository: Repository, name: str) -> Environment:
-    found = session.scalar(
-        select(Environment).where(
-            Environment.repository_id == repository.id, Environment.name == name
-        )
-    )
-    if found is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no environment '{name}' in {repository.name}"
-        )
-    return found
 
 
 def deployment_out(session: Session, deployment: Deployment, env_name: str) -> DeploymentOut:
@@ -103,7 +84,7 @@ def list_environments(repo: str, state: StateDep, _: Viewer) -> list[Environment
     """Every environment in board order (test, staging, production): what it runs, what
     waits for it."""
     with state.db.session() as session:
-        repository = _repository(session, repo)
+        repository = find_repository(session, repo)
         environments = session.scalars(
             select(Environment)
             .where(Environment.repository_id == repository.id)
@@ -117,7 +98,7 @@ def get_environment(
     repo: str, name: str, state: StateDep, _: Viewer, history: int = Query(20, ge=0, le=500)
 ) -> EnvironmentOut:
     with state.db.session() as session:
-        env = find_environment(session, _repository(session, repo), name)
+        env = find_environment(session, find_repository(session, repo), name)
         return _environment_out(state, session, env, history)
 
 
@@ -128,7 +109,7 @@ def put_environment(
     """Create an environment ahead of its first deployment (to give it variables), or change
     whether a newer waiting deployment supersedes older ones."""
     with state.db.session() as session:
-        env = environment(session, _repository(session, repo).id, name)
+        env = environment(session, find_repository(session, repo).id, name)
         if body.supersede is not None:
             env.supersede = body.supersede
         session.flush()
@@ -138,7 +119,7 @@ def put_environment(
 @router.get("/repos/{repo}/deployments/{deployment_id}")
 def get_deployment(repo: str, deployment_id: int, state: StateDep, _: Viewer) -> DeploymentOut:
     with state.db.session() as session:
-        repository = _repository(session, repo)
+        repository = find_repository(session, repo)
         deployment = session.get(Deployment, deployment_id)
         if deployment is None or deployment.repository_id != repository.id:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no deployment #{deployment_id}")
@@ -174,7 +155,7 @@ def rollback(
     """Deploy an earlier successful deployment again — its step, its original artifacts
     and variables. The commit rolled back from is then not deployed again by itself."""
     with state.db.session() as session:
-        repository = _repository(session, repo)
+        repository = find_repository(session, repo)
         env = find_environment(session, repository, name)
         try:
             target = rollback_target(session, env, body.to, state.deploys.current(session, env.id))
@@ -191,7 +172,7 @@ def rollback(
 def redeploy(repo: str, deployment_id: int, state: StateDep, caller: Deployer) -> PipelineOut:
     """Run a successful deployment again as it ran (same commit, artifacts, variables)."""
     with state.db.session() as session:
-        repository = _repository(session, repo)
+        repository = find_repository(session, repo)
         target = session.get(Deployment, deployment_id)
         if target is None or target.repository_id != repository.id:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no deployment #{deployment_id}")
@@ -218,7 +199,7 @@ def compare(
     """The commits the `from` environment runs that the `to` environment does not: what
     production would gain from staging."""
     with state.db.session() as session:
-        repository = _repository(session, repo)
+        repository = find_repository(session, repo)
         ahead = state.deploys.current(session, find_environment(session, repository, source).id)
         behind = state.deploys.current(session, find_environment(session, repository, target).id)
     commits: list[CommitOut] = []
@@ -261,7 +242,7 @@ def list_deployment_variables(
     repo: str, name: str, state: StateDep, _: Developer
 ) -> list[VariableOut]:
     with state.db.session() as session:
-        env = find_environment(session, _repository(session, repo), name)
+        env = find_environment(session, find_repository(session, repo), name)
         return [_variable_out(v) for v in state.variables.of_environment(session, env.id)]
 
 
@@ -271,7 +252,7 @@ def set_deployment_variable(
 ) -> VariableOut:
     """Set a variable of this environment; it overrides the repository's of that name."""
     with state.db.session() as session:
-        env = environment(session, _repository(session, repo).id, name)
+        env = environment(session, find_repository(session, repo).id, name)
         try:
             found = state.variables.set_for_environment(
                 session, env.id, variable, body.value, body.secured
@@ -289,7 +270,7 @@ def delete_deployment_variable(
     repo: str, name: str, variable: str, state: StateDep, _: Admin
 ) -> Response:
     with state.db.session() as session:
-        env = find_environment(session, _repository(session, repo), name)
+        env = find_environment(session, find_repository(session, repo), name)
         if not state.variables.delete_for_environment(session, env.id, variable):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no variable '{variable}' in {name}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -347,7 +328,7 @@ def dora(
     end = _aware(until) or dt.datetime.now(dt.UTC)
     start = _aware(since) or end - dt.timedelta(days=30)
     with state.db.session() as session:
-        repository = _repository(session, repo)
+        repository = find_repository(session, repo)
         if environment is None:
             found = session.scalar(
                 select(Environment)

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
 from shipline.server.auth import Admin, Developer
 from shipline.server.commit_status import (
@@ -20,18 +19,12 @@ from shipline.server.commit_status import (
     StatusTarget,
     status_request,
 )
+from shipline.server.lookups import find_repository
 from shipline.server.notify import DEFAULT_KINDS, NotificationError, parse_kinds, validate_url
 from shipline.server.state import StateDep
 from shipline.store.models import NotificationTarget, Repository, StatusTargetRow
 
 router = APIRouter(prefix="/api/v1", tags=["integrations"])
-
-
-def _repository_id(session: Session, name: str) -> int:
-    found = session.scalar(select(Repository.id).where(Repository.name == name))
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no repository '{name}'")
-    return int(found)
 
 
 class NotificationIn(BaseModel):
@@ -57,7 +50,7 @@ def list_notifications(repo: str, state: StateDep, _: Developer) -> list[Notific
     with state.db.session() as session:
         rows = session.scalars(
             select(NotificationTarget).where(
-                NotificationTarget.repository_id == _repository_id(session, repo)
+                NotificationTarget.repository_id == find_repository(session, repo).id
             )
         ).all()
         return [
@@ -81,7 +74,7 @@ def add_notification(repo: str, body: NotificationIn, state: StateDep, _: Admin)
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     with state.db.session() as session:
         row = NotificationTarget(
-            repository_id=_repository_id(session, repo),
+            repository_id=find_repository(session, repo).id,
             name=body.name,
             url=state.box.encrypt(body.url),
             kinds=",".join(sorted(kinds)),
@@ -100,7 +93,7 @@ def remove_notification(repo: str, target: int, state: StateDep, _: Admin) -> Re
         gone = session.execute(
             delete(NotificationTarget).where(
                 NotificationTarget.id == target,
-                NotificationTarget.repository_id == _repository_id(session, repo),
+                NotificationTarget.repository_id == find_repository(session, repo).id,
             )
         )
         if not gone.rowcount:  # type: ignore[attr-defined]
@@ -131,7 +124,7 @@ def list_status_targets(repo: str, state: StateDep, _: Developer) -> list[Status
     with state.db.session() as session:
         rows = session.scalars(
             select(StatusTargetRow).where(
-                StatusTargetRow.repository_id == _repository_id(session, repo)
+                StatusTargetRow.repository_id == find_repository(session, repo).id
             )
         ).all()
         return [
@@ -159,7 +152,7 @@ def add_status_target(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     with state.db.session() as session:
         row = StatusTargetRow(
-            repository_id=_repository_id(session, repo), forge=body.forge, project=body.project,
+            repository_id=find_repository(session, repo).id, forge=body.forge, project=body.project,
             base_url=body.base_url, token=state.box.encrypt(body.token), context=body.context,
         )  # fmt: skip
         session.add(row)
@@ -180,7 +173,7 @@ def remove_status_target(repo: str, target: int, state: StateDep, _: Admin) -> R
         gone = session.execute(
             delete(StatusTargetRow).where(
                 StatusTargetRow.id == target,
-                StatusTargetRow.repository_id == _repository_id(session, repo),
+                StatusTargetRow.repository_id == find_repository(session, repo).id,
             )
         )
         if not gone.rowcount:  # type: ignore[attr-defined]
@@ -199,7 +192,7 @@ def set_tracker(repo: str, body: TrackerIn, state: StateDep, _: Admin) -> Respon
     if urlsplit(body.url).scheme not in ("http", "https"):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the tracker URL is http(s)")
     with state.db.session() as session:
-        repository = session.get(Repository, _repository_id(session, repo))
+        repository = session.get(Repository, find_repository(session, repo).id)
         assert repository is not None
         config = {"url": body.url, "environments": body.environments}
         repository.tracker_webhook = state.box.encrypt(json.dumps(config))
@@ -209,7 +202,7 @@ def set_tracker(repo: str, body: TrackerIn, state: StateDep, _: Admin) -> Respon
 @router.delete("/repos/{repo}/tracker", status_code=204)
 def remove_tracker(repo: str, state: StateDep, _: Admin) -> Response:
     with state.db.session() as session:
-        repository = session.get(Repository, _repository_id(session, repo))
+        repository = session.get(Repository, find_repository(session, repo).id)
         assert repository is not None
         repository.tracker_webhook = None
     return Response(status_code=204)

@@ -19,6 +19,7 @@ from shipline.plan.event_codec import event_from_json
 from shipline.run.git import git
 from shipline.server.api.schemas import PipelineOut, RerunRequest, StepOut, TriggerRequest
 from shipline.server.auth import Developer, Viewer
+from shipline.server.lookups import find_repository
 from shipline.server.orchestrator import ConflictError
 from shipline.server.plans import CompiledPipeline
 from shipline.server.state import ServerState, StateDep
@@ -51,7 +52,7 @@ def _record_pushes(
     lines: list[str] = []
     started: list[tuple[int, CompiledPipeline]] = []
     with state.db.session() as session:
-        repository = _repository(session, repo)
+        repository = find_repository(session, repo)
         repo_dir = state.repo_dir(repo)
         for update in updates:
             result = record_push(
@@ -66,13 +67,6 @@ def _record_pushes(
         state.orchestrator.plans.put(pipeline_id, compiled)
     state.orchestrator.advance_all(pipeline_id for pipeline_id, _ in started)
     return PlainTextResponse("".join(f"shipline: {line}\n" for line in lines))
-
-
-def _repository(session: object, name: str) -> Repository:
-    found = session.scalar(select(Repository).where(Repository.name == name))  # type: ignore[attr-defined]
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no repository '{name}'")
-    return found  # type: ignore[no-any-return]
 
 
 def find_pipeline(state: ServerState, repo: str, number: int) -> Pipeline:
@@ -148,7 +142,7 @@ def list_pipelines(
     """Newest first; page with `before` = the last number of the previous page."""
     pipelines, steps = Pipeline.__table__, Step.__table__
     with state.db.session() as session:
-        repository = _repository(session, repo)
+        repository = find_repository(session, repo)
         # Plain rows, not ORM objects: a page of 50 pipelines is 300 rows to turn into JSON.
         query = select(pipelines).where(pipelines.c.repository_id == repository.id)
         if before is not None:
@@ -181,7 +175,7 @@ def trigger_pipeline(
     repo_dir = state.repo_dir(repo)
     ref = f"refs/heads/{body.branch}" if body.branch else f"refs/tags/{body.tag}"
     with state.db.session() as session:
-        repository = _repository(session, repo)
+        repository = find_repository(session, repo)
         try:
             commit = git(["rev-parse", "--verify", f"{body.commit or ref}^{{commit}}"], repo_dir)
             message = git(["log", "-1", "--format=%B", commit.strip()], repo_dir)
@@ -250,7 +244,7 @@ def rerun_pipeline(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, compiled)
     with state.db.session() as session:
         again = record_pipeline(
-            session, _repository(session, repo), compiled, commit=pipeline.commit,
+            session, find_repository(session, repo), compiled, commit=pipeline.commit,
             trigger="rerun", triggered_by=caller.name, rerun_of=number,
         )  # fmt: skip
         again_id, again_number = again.id, again.build_number

@@ -15,6 +15,7 @@ from shipline.server.api.schemas import Health, Me, RepositoryCreate, Repository
 from shipline.server.auth import Admin, Developer, Viewer
 from shipline.server.forges import FORGES
 from shipline.server.hook import install_hook
+from shipline.server.lookups import find_repository
 from shipline.server.state import ServerState, StateDep
 from shipline.store.models import Repository
 
@@ -31,13 +32,6 @@ def _out(state: ServerState, repository: Repository, secret: str | None = None) 
         webhook_urls={forge: f"{base}/hooks/{forge}/{repository.name}" for forge in FORGES},
         webhook_secret=secret,
     )
-
-
-def _find(session: object, name: str) -> Repository:
-    found = session.scalar(select(Repository).where(Repository.name == name))  # type: ignore[attr-defined]
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no repository '{name}'")
-    return found  # type: ignore[no-any-return]
 
 
 @router.get("/health", tags=["server"])
@@ -61,7 +55,7 @@ def list_repos(state: StateDep, _: Viewer) -> list[RepositoryOut]:
 @router.get("/repos/{repo}", tags=["repositories"])
 def get_repo(repo: str, state: StateDep, _: Viewer) -> RepositoryOut:
     with state.db.session() as session:
-        return _out(state, _find(session, repo))
+        return _out(state, find_repository(session, repo))
 
 
 @router.post("/repos", status_code=status.HTTP_201_CREATED, tags=["repositories"])
@@ -97,7 +91,7 @@ class RepositoryChange(BaseModel):
 @router.patch("/repos/{repo}", tags=["repositories"])
 def change_repo(repo: str, body: RepositoryChange, state: StateDep, _: Admin) -> RepositoryOut:
     with state.db.session() as session:
-        repository = _find(session, repo)
+        repository = find_repository(session, repo)
         repository.remote_url = body.remote_url
         session.flush()
         return _out(state, repository)
@@ -108,7 +102,7 @@ def renew_webhook_secret(repo: str, state: StateDep, _: Admin) -> RepositoryOut:
     """Make a new webhook secret (shown in this answer only); the old one stops working."""
     secret = secrets.token_urlsafe(24)
     with state.db.session() as session:
-        repository = _find(session, repo)
+        repository = find_repository(session, repo)
         repository.webhook_secret = state.box.encrypt(secret)
         session.flush()
         return _out(state, repository, secret)

@@ -7,13 +7,13 @@ logs (masked as $NAME).
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
-from sqlalchemy import select
 
 from shipline.server.api.schemas import VariableIn, VariableOut
 from shipline.server.auth import Admin, Developer
+from shipline.server.lookups import find_repository
 from shipline.server.state import StateDep
 from shipline.server.variables import VariableError
-from shipline.store.models import Repository, Variable
+from shipline.store.models import Variable
 
 router = APIRouter(prefix="/api/v1", tags=["variables"])
 
@@ -27,17 +27,10 @@ def _out(variable: Variable) -> VariableOut:
     )
 
 
-def _repository_id(session: object, repo: str) -> int:
-    found = session.scalar(select(Repository.id).where(Repository.name == repo))  # type: ignore[attr-defined]
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no repository '{repo}'")
-    return int(found)
-
-
 @router.get("/repos/{repo}/variables")
 def list_variables(repo: str, state: StateDep, _: Developer) -> list[VariableOut]:
     with state.db.session() as session:
-        repository_id = _repository_id(session, repo)
+        repository_id = find_repository(session, repo).id
         return [_out(v) for v in state.variables.of_repository(session, repository_id)]
 
 
@@ -45,7 +38,7 @@ def list_variables(repo: str, state: StateDep, _: Developer) -> list[VariableOut
 def set_variable(repo: str, name: str, body: VariableIn, state: StateDep, _: Admin) -> VariableOut:
     """Create or change a variable; steps started from now on see it."""
     with state.db.session() as session:
-        repository_id = _repository_id(session, repo)
+        repository_id = find_repository(session, repo).id
         try:
             variable = state.variables.set(session, repository_id, name, body.value, body.secured)
         except VariableError as exc:
@@ -56,6 +49,6 @@ def set_variable(repo: str, name: str, body: VariableIn, state: StateDep, _: Adm
 @router.delete("/repos/{repo}/variables/{name}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_variable(repo: str, name: str, state: StateDep, _: Admin) -> Response:
     with state.db.session() as session:
-        if not state.variables.delete(session, _repository_id(session, repo), name):
+        if not state.variables.delete(session, find_repository(session, repo).id, name):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no variable '{name}' in {repo}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -14,9 +14,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from shipline.server.forges import FORGES, WebhookError, forge_named
+from shipline.server.lookups import find_repository
 from shipline.server.state import ServerState, StateDep
 from shipline.server.webhooks import fetched_nothing
-from shipline.store.models import Repository, WebhookDelivery
+from shipline.store.models import WebhookDelivery
 
 router = APIRouter(tags=["webhooks"])
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
@@ -31,9 +32,7 @@ async def receive_webhook(forge: str, repo: str, request: Request, state: StateD
             status.HTTP_404_NOT_FOUND, f"no forge '{forge}'; one of: {', '.join(sorted(FORGES))}"
         )
     with state.db.session() as session:
-        repository = session.scalar(select(Repository).where(Repository.name == repo))
-        if repository is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no repository '{repo}'")
+        repository = find_repository(session, repo)
         repository_id, sealed = repository.id, repository.webhook_secret
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:

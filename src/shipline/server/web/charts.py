@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from shipline.server.api.deployments import deployment_facts
 from shipline.server.dora import dora_report
+from shipline.server.lookups import find_repository
 from shipline.server.state import StateDep
-from shipline.server.web.queries import PIPELINES, repository
+from shipline.server.web.queries import PIPELINES
 from shipline.server.web.render import page, seconds_between
 from shipline.server.web.session import WebUser
 from shipline.server.web.svg import (
@@ -35,7 +36,7 @@ WEEKS = 12
 def charts(request: Request, repo: str, state: StateDep, caller: WebUser) -> HTMLResponse:
     now = dt.datetime.now(dt.UTC)
     with state.db.session() as session:
-        repo_row = repository(session, repo)
+        repo_row = find_repository(session, repo)
         recent = session.execute(
             select(PIPELINES)
             .where(PIPELINES.c.repository_id == repo_row.id, PIPELINES.c.finished_at.is_not(None))

@@ -15,11 +15,10 @@ from sqlalchemy.orm import Session
 
 from shipline.errors import GitError, ShiplineError
 from shipline.run.git import git
-from shipline.server.api.deployments import find_environment
 from shipline.server.deploys import recent_deployments, waiting_deployments
+from shipline.server.lookups import find_environment, find_repository
 from shipline.server.redeploys import RedeployError, rollback_target, start_redeploy
 from shipline.server.state import ServerState, StateDep
-from shipline.server.web.queries import repository
 from shipline.server.web.render import page
 from shipline.server.web.session import Csrf, WebUser
 from shipline.store.models import Deployment, Environment, Pipeline, Role, Step
@@ -127,7 +126,7 @@ def _commits_between(
 @router.get("/r/{repo}/deployments", response_class=HTMLResponse)
 def board(request: Request, repo: str, state: StateDep, caller: WebUser) -> HTMLResponse:
     with state.db.session() as session:
-        repo_row = repository(session, repo)
+        repo_row = find_repository(session, repo)
         environments = session.scalars(
             select(Environment)
             .where(Environment.repository_id == repo_row.id)
@@ -170,7 +169,7 @@ def rollback(repo: str, name: str, state: StateDep, caller: WebUser) -> Redirect
     if not caller.role.allows(Role.DEPLOYER):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "rolling back needs the deployer role")
     with state.db.session() as session:
-        repo_row = repository(session, repo)
+        repo_row = find_repository(session, repo)
         env = find_environment(session, repo_row, name)
         try:
             target = rollback_target(session, env, None, state.deploys.current(session, env.id))

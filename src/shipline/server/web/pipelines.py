@@ -14,12 +14,13 @@ from sqlalchemy import select
 
 from shipline.errors import ShiplineError
 from shipline.plan.event_codec import event_from_json
+from shipline.server.lookups import find_repository
 from shipline.server.orchestrator import ConflictError
 from shipline.server.plans import CompiledPipeline
 from shipline.server.state import ServerState, StateDep
 from shipline.server.triggers import compile_at, record_pipeline
 from shipline.server.web.graph import fingerprint, pipeline_graph
-from shipline.server.web.queries import branches, pipeline_page, repository, steps_of
+from shipline.server.web.queries import branches, pipeline_page, steps_of
 from shipline.server.web.render import page, templates
 from shipline.server.web.session import Csrf, WebUser
 from shipline.store.models import Pipeline, Role, Step
@@ -43,7 +44,7 @@ def pipelines(
 ) -> HTMLResponse:
     status_ = request.query_params.get("status", status_)
     with state.db.session() as session:
-        repo_row = repository(session, repo)
+        repo_row = find_repository(session, repo)
         rows = pipeline_page(
             session,
             repo_row.id,
@@ -76,7 +77,7 @@ def pipelines(
 
 def _load(state: ServerState, repo: str, number: int) -> tuple[Pipeline, list[Step]]:
     with state.db.session() as session:
-        repo_row = repository(session, repo)
+        repo_row = find_repository(session, repo)
         pipeline = session.scalar(
             select(Pipeline).where(
                 Pipeline.repository_id == repo_row.id, Pipeline.build_number == number
@@ -247,7 +248,7 @@ async def rerun(
     with state.db.session() as session:
         again = record_pipeline(
             session,
-            repository(session, repo),
+            find_repository(session, repo),
             compiled,
             commit=pipeline.commit,
             trigger="rerun",

@@ -5,21 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from fastapi import HTTPException, status
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shipline.store.models import Pipeline, Repository, Step
+from shipline.store.models import Pipeline, Step
 
 PIPELINES = Pipeline.__table__
 STEPS = Step.__table__
-
-
-def repository(session: Session, name: str) -> Repository:
-    found = session.scalar(select(Repository).where(Repository.name == name))
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no repository '{name}'")
-    return found
 
 
 def latest_per_branch(session: Session, repository_id: int, limit: int = 6) -> list[Any]:

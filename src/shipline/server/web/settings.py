@@ -16,6 +16,7 @@ from shipline.errors import ShiplineError
 from shipline.server.commit_status import StatusState, StatusTarget, status_request
 from shipline.server.deploys import environment
 from shipline.server.forges import FORGES
+from shipline.server.lookups import find_repository
 from shipline.server.notify import parse_kinds, validate_url
 from shipline.server.state import ServerState, StateDep
 from shipline.server.users import (
@@ -28,7 +29,6 @@ from shipline.server.users import (
     set_password,
     set_role,
 )
-from shipline.server.web.queries import repository
 from shipline.server.web.render import page
 from shipline.server.web.session import Csrf, WebUser
 from shipline.store.models import (
@@ -76,7 +76,7 @@ def _delete_target(
     with state.db.session() as session:
         session.execute(
             delete(model).where(
-                model.id == target, model.repository_id == repository(session, repo).id
+                model.id == target, model.repository_id == find_repository(session, repo).id
             )
         )
     return _done(f"/r/{repo}/settings", f"removed the {what}")
@@ -90,7 +90,7 @@ async def _form(request: Request) -> dict[str, str]:
 def repo_settings(request: Request, repo: str, state: StateDep, caller: WebUser) -> HTMLResponse:
     _admin(caller)
     with state.db.session() as session:
-        repo_row = repository(session, repo)
+        repo_row = find_repository(session, repo)
         variables = state.variables.of_repository(session, repo_row.id)
         environments = session.scalars(
             select(Environment)
@@ -138,7 +138,7 @@ async def set_variable(
     back = f"/r/{repo}/settings"
     try:
         with state.db.session() as session:
-            repo_row = repository(session, repo)
+            repo_row = find_repository(session, repo)
             secured = form.get("secured") == "on"
             if form.get("environment"):
                 env = environment(session, repo_row.id, form["environment"])
@@ -159,7 +159,7 @@ async def delete_variable(
     _admin(caller)
     form = await _form(request)
     with state.db.session() as session:
-        repo_row = repository(session, repo)
+        repo_row = find_repository(session, repo)
         if form.get("environment"):
             env = environment(session, repo_row.id, form["environment"])
             state.variables.delete_for_environment(session, env.id, form["name"])
@@ -173,7 +173,7 @@ def renew_secret(repo: str, state: StateDep, caller: WebUser) -> RedirectRespons
     _admin(caller)
     secret = secrets.token_urlsafe(24)
     with state.db.session() as session:
-        repository(session, repo).webhook_secret = state.box.encrypt(secret)
+        find_repository(session, repo).webhook_secret = state.box.encrypt(secret)
     return RedirectResponse(f"/r/{repo}/settings?secret={quote(secret)}", status_code=303)
 
 
@@ -184,7 +184,7 @@ async def set_remote(
     _admin(caller)
     form = await _form(request)
     with state.db.session() as session:
-        repository(session, repo).remote_url = form.get("remote_url") or None
+        find_repository(session, repo).remote_url = form.get("remote_url") or None
     return _done(f"/r/{repo}/settings", "saved the remote")
 
 
@@ -204,7 +204,7 @@ async def add_notification(
     with state.db.session() as session:
         session.add(
             NotificationTarget(
-                repository_id=repository(session, repo).id,
+                repository_id=find_repository(session, repo).id,
                 name=str(form.get("name") or "target"),
                 url=state.box.encrypt(url),
                 kinds=",".join(sorted(kinds)),
@@ -240,7 +240,7 @@ async def add_status(
     with state.db.session() as session:
         session.add(
             StatusTargetRow(
-                repository_id=repository(session, repo).id,
+                repository_id=find_repository(session, repo).id,
                 forge=target.forge,
                 project=target.project,
                 base_url=target.base_url,
